@@ -1,0 +1,27 @@
+"""The one exception type the CLI turns into a one-line message and a non-zero exit.
+
+Anything the user can fix (a missing file, a camera that does not answer, a damaged
+profile) raises `PostureError` with a sentence that says what is wrong and what to do.
+Everything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class PostureError(Exception):
+    """A problem the user can fix; `str(err)` is the whole message, one line."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, exit_code: int | None = None) -> None:
+        super().__init__(message)
+        if exit_code is not None:
+            self.exit_code = exit_code
+
+
+class InputError(PostureError):
+    """A path, source or option the user gave cannot be used."""
+
+
+class ModelError(PostureError):
+    """The pose model file is missing, damaged or not a PoseLandmarker bundle."""
