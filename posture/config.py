@@ -1,0 +1,103 @@
+"""Settings: defaults in code, the user's TOML file over them, every value checked on load.
+
+The file is `config.toml` in the config folder (see `posture.paths`). A wrong key, type or
+value stops the program with one line naming the key, the value and the file: a monitor
+that silently ignores a typo in `slouch_after` would nag or never nudge.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from posture.errors import PostureError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+
+class ConfigError(PostureError):
+    """The config file cannot be used as it is."""
+
+
+def _range(lo: float, hi: float) -> dict[str, Any]:
+    return {"range": (lo, hi)}
+
+
+@dataclass(frozen=True)
+class PoseConfig:
+    #: a PoseLandmarker .task file; empty means the bundled full model
+    model: str = ""
+    num_poses: int = field(default=1, metadata=_range(1, 5))
+    min_detection_confidence: float = field(default=0.5, metadata=_range(0.0, 1.0))
+    min_presence_confidence: float = field(default=0.5, metadata=_range(0.0, 1.0))
+    min_tracking_confidence: float = field(default=0.5, metadata=_range(0.0, 1.0))
+    #: a landmark seen with less visibility than this does not count
+    min_visibility: float = field(default=0.5, metadata=_range(0.0, 1.0))
+
+
+@dataclass(frozen=True)
+class Config:
+    pose: PoseConfig = field(default_factory=PoseConfig)
+
+
+def _check_value(where: str, spec: dataclasses.Field[Any], value: Any, file: Path) -> Any:
+    expected = spec.type if isinstance(spec.type, str) else spec.type.__name__
+    ok: bool
+    if expected == "bool":
+        ok = isinstance(value, bool)
+    elif expected == "int":
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif expected == "float":
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif expected == "str":
+        ok = isinstance(value, str)
+    else:  # pragma: no cover - a new field type needs a branch here
+        raise TypeError(f"unsupported config type {expected}")
+    if not ok:
+        raise ConfigError(f"{file}: {where} = {value!r} should be a {expected}: fix or remove it")
+    bounds = spec.metadata.get("range")
+    if bounds is not None and not bounds[0] <= value <= bounds[1]:
+        raise ConfigError(
+            f"{file}: {where} = {value!r} is out of range ({bounds[0]} to {bounds[1]}): "
+            "fix or remove it"
+        )
+    return value
+
+
+def _build(cls: type[Any], table: dict[str, Any], prefix: str, file: Path) -> Any:
+    specs = {f.name: f for f in dataclasses.fields(cls)}
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        where = f"{prefix}{key}"
+        spec = specs.get(key)
+        if spec is None:
+            known = ", ".join(sorted(specs))
+            raise ConfigError(f"{file}: unknown setting {where} (known here: {known})")
+        if dataclasses.is_dataclass(spec.default_factory):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{file}: {where} should be a [{where}] table")
+            values[key] = _build(spec.default_factory, value, f"{where}.", file)  # type: ignore[arg-type]
+        else:
+            values[key] = _check_value(where, spec, value, file)
+    return cls(**values)
+
+
+def load(file: Path) -> Config:
+    """The config in `file` over the defaults; the defaults alone when it does not exist."""
+    if not file.exists():
+        return Config()
+    try:
+        table = tomllib.loads(file.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{file} is not valid TOML ({exc}): fix or remove it") from exc
+    except OSError as exc:
+        raise ConfigError(f"cannot read {file}: {exc.strerror}") from exc
+    config: Config = _build(Config, table, "", file)
+    return config

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from posture import config, paths
+from posture.errors import PostureError
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    file = tmp_path / "config.toml"
+    file.write_text(text, encoding="utf-8")
+    return file
+
+
+def test_missing_file_gives_defaults(tmp_path: Path) -> None:
+    cfg = config.load(tmp_path / "nope.toml")
+    assert cfg == config.Config()
+    assert cfg.pose.min_visibility == 0.5
+    assert cfg.pose.model == ""
+
+
+def test_values_override_defaults_and_ints_become_floats(tmp_path: Path) -> None:
+    cfg = config.load(
+        write(tmp_path, '[pose]\nmodel = "/m/heavy.task"\nnum_poses = 2\nmin_visibility = 1\n')
+    )
+    assert cfg.pose.model == "/m/heavy.task"
+    assert cfg.pose.num_poses == 2
+    assert cfg.pose.min_visibility == 1.0
+    assert isinstance(cfg.pose.min_visibility, float)
+    assert cfg.pose.min_tracking_confidence == 0.5
+
+
+@pytest.mark.parametrize(
+    ("text", "pattern"),
+    [
+        ("[pose]\nnum_poses = 0\n", r"pose\.num_poses = 0 is out of range \(1 to 5\)"),
+        ("[pose]\nmin_visibility = 1.5\n", r"pose\.min_visibility = 1\.5 is out of range"),
+        ('[pose]\nnum_poses = "two"\n', r"pose\.num_poses = 'two' should be a int"),
+        ("[pose]\nnum_poses = true\n", r"pose\.num_poses = True should be a int"),
+        ("[pose]\nmodle = 'x'\n", r"unknown setting pose\.modle \(known here: .*model"),
+        ("[poses]\n", r"unknown setting poses"),
+        ("pose = 3\n", r"pose should be a \[pose\] table"),
+        ("[pose\n", r"is not valid TOML"),
+    ],
+)
+def test_bad_config_names_key_value_and_file(tmp_path: Path, text: str, pattern: str) -> None:
+    file = write(tmp_path, text)
+    with pytest.raises(config.ConfigError, match=pattern) as info:
+        config.load(file)
+    message = str(info.value)
+    assert str(file) in message
+    assert "\n" not in message
+    assert isinstance(info.value, PostureError)
+
+
+def test_posture_home_moves_every_folder(tmp_path: Path) -> None:
+    found = paths.folders({"POSTURE_HOME": str(tmp_path)})
+    for folder in (found.config, found.data, found.log, found.runtime):
+        assert tmp_path in folder.parents
+    assert found.config_file == tmp_path / "config" / "config.toml"
+
+
+def test_platform_folders_without_posture_home() -> None:
+    found = paths.folders({})
+    assert "posture" in str(found.data)
+    assert found.data != found.config or found.config.name == "posture"
+
+
+def test_private_dir_is_created_and_tightened(tmp_path: Path) -> None:
+    target = tmp_path / "a" / "b"
+    paths.ensure_private_dir(target)
+    assert target.stat().st_mode & 0o777 == 0o700
+    target.chmod(0o755)
+    paths.ensure_private_dir(target)
+    assert target.stat().st_mode & 0o777 == 0o700
