@@ -511,20 +511,22 @@ class ImageSource(_SourceBase):
 
 
 def _list_folder(folder: str) -> list[str]:
-    """Image files directly in `folder` (not hidden, not in subfolders), sorted by name."""
-    try:
-        with os.scandir(folder) as entries:
-            names = [
-                entry.name
-                for entry in entries
-                if not entry.name.startswith(".")
-                and _has_image_extension(entry.name)
-                and entry.is_file()
-            ]
-    except OSError as err:
+    """Image files in `folder` and its subfolders, sorted by relative path; hidden files
+    and folders skipped. A folder of labelled subfolders (``upright/``, ``slouch/``) is
+    one source, read label by label."""
+    found: list[str] = []
+    errors: list[OSError] = []
+    for root, dirs, files in os.walk(folder, onerror=errors.append):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        rel = os.path.relpath(root, folder)
+        for name in files:
+            if not name.startswith(".") and _has_image_extension(name):
+                found.append(name if rel == "." else str(Path(rel) / name))
+    if errors and not found:
+        err = errors[0]
         reason = (err.strerror or type(err).__name__).lower()
         raise InputError(f"cannot list folder {folder}: {reason}") from None
-    return [str(Path(folder) / name) for name in sorted(names, key=_natural_key)]
+    return [str(Path(folder) / name) for name in sorted(found, key=_natural_key)]
 
 
 def _list_glob(pattern: str) -> list[str]:
@@ -546,7 +548,7 @@ def open_source(
     * an int, or a string of digits: the camera at that index, asked for `width` x
       `height` frames;
     * an existing folder: its image files (``.jpg .jpeg .png .bmp .webp .tif .tiff``,
-      any case), sorted by name, not recursing, hidden files skipped;
+      any case) there and in its subfolders, sorted by relative path, hidden files skipped;
     * an existing file: an image or a video by its extension; any other file is tried
       as an image, then as a video;
     * otherwise, a string containing ``*``, ``?`` or ``[``: the image files matching it

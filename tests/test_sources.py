@@ -152,10 +152,13 @@ def make_folder(folder: Path) -> list[Path]:
     (folder / "notes.txt").write_text("not an image")
     (folder / "clip.avi").write_bytes(b"RIFF")
     (folder / "sub").mkdir()
-    write_image(folder / "sub" / "frame0.png")  # not recursed into
+    write_image(folder / "sub" / "frame0.png", (0, 0, 0))  # subfolders come after, by path
+    (folder / ".git").mkdir()
+    write_image(folder / ".git" / "frame5.png")  # hidden folders are skipped
     write_image(folder / ".hidden.png")  # skipped, like a glob skips it
     (folder / "dir.png").mkdir()  # a folder named like an image is not one
-    return [folder / n for n in ("frame1.png", "frame2.png", "Frame3.JPEG", "frame10.png")]
+    names = ("frame1.png", "frame2.png", "Frame3.JPEG", "frame10.png", "sub/frame0.png")
+    return [folder / n for n in names]
 
 
 def test_folder_yields_its_images_in_name_order(tmp_path: Path) -> None:
@@ -164,12 +167,12 @@ def test_folder_yields_its_images_in_name_order(tmp_path: Path) -> None:
         assert source.kind == "images"
         frames = list(source)
     assert [f.origin for f in frames] == [str(p) for p in expected]
-    assert [f.index for f in frames] == [0, 1, 2, 3]
-    assert [f.timestamp for f in frames] == [0.0, 0.5, 1.0, 1.5]
+    assert [f.index for f in frames] == [0, 1, 2, 3, 4]
+    assert [f.timestamp for f in frames] == [0.0, 0.5, 1.0, 1.5, 2.0]
     for i, frame in enumerate(frames):
         check_frame(frame, index=i, origin=str(expected[i]))
     # The red channel carries the number in the name (jpeg: approximately).
-    assert [round(float(mean_rgb(f)[0]) / 20) for f in frames] == [1, 2, 3, 10]
+    assert [round(float(mean_rgb(f)[0]) / 20) for f in frames] == [1, 2, 3, 10, 0]
 
 
 def test_glob_yields_matching_images_sorted(tmp_path: Path) -> None:
@@ -370,7 +373,8 @@ def test_glob_without_matches(tmp_path: Path) -> None:
 def test_folder_without_images(tmp_path: Path) -> None:
     (tmp_path / "readme.txt").write_text("x")
     (tmp_path / "sub").mkdir()
-    write_image(tmp_path / "sub" / "deep.png")
+    (tmp_path / ".cache").mkdir()
+    write_image(tmp_path / ".cache" / "hidden.png")
     expected = (
         f"no images in folder {tmp_path} (looked for .jpg, .jpeg, .png, .bmp, .webp, .tif, .tiff)"
     )
