@@ -83,7 +83,7 @@ def _build(cls: type[Any], table: dict[str, Any], prefix: str, file: Path) -> An
         if dataclasses.is_dataclass(spec.default_factory):
             if not isinstance(value, dict):
                 raise ConfigError(f"{file}: {where} should be a [{where}] table")
-            values[key] = _build(spec.default_factory, value, f"{where}.", file)  # type: ignore[arg-type]
+            values[key] = _build(spec.default_factory, value, f"{where}.", file)
         else:
             values[key] = _check_value(where, spec, value, file)
     return cls(**values)

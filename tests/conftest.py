@@ -23,7 +23,9 @@ def shared_data_dir() -> Path | None:
 def data_dir() -> Path:
     path = shared_data_dir()
     if path is None:
-        pytest.skip("shared photographs not found: set POSTURE_DATA_DIR or put them at ../shared/data")
+        pytest.skip(
+            "shared photographs not found: set POSTURE_DATA_DIR or put them at ../shared/data"
+        )
     return path
 
 

@@ -1,0 +1,133 @@
+"""The `posture` command line.
+
+Every command imports what it needs inside its body: `posture --help` and the commands that
+never touch the camera start without loading mediapipe or OpenCV (about a second saved).
+User errors (`PostureError`) become one line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from posture import __version__
+from posture.errors import PostureError
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PostureError as err:
+            click.echo(f"posture: error: {err}", err=True)
+            ctx.exit(err.exit_code)
+        except KeyboardInterrupt:
+            click.echo("posture: interrupted", err=True)
+            ctx.exit(130)
+        except BrokenPipeError:
+            # `posture analyze ... | head`: the reader went away; that is not an error.
+            sys.stderr.close()
+            ctx.exit(0)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="posture")
+@click.option(
+    "--verbose", "-v", is_flag=True, help="Show MediaPipe's native log lines and debug logging."
+)
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool) -> None:
+    """Watch your posture through the webcam, privately, for nearly no CPU.
+
+    \b
+    Examples:
+      posture analyze photo.jpg            features of one photograph
+      posture analyze 0 --max-frames 20    twenty frames from the first webcam
+    """
+    ctx.obj = {"verbose": verbose}
+
+
+def _load_config() -> Any:
+    from posture import config, paths
+
+    return config.load(paths.folders().config_file)
+
+
+@cli.command()
+@click.argument("sources", nargs=-1, required=True, metavar="SOURCE...")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "jsonl", "csv"]),
+    default="table",
+    show_default=True,
+    help="Output format on stdout.",
+)
+@click.option(
+    "--model",
+    type=click.Path(dir_okay=True, path_type=Path),
+    default=None,
+    help="A PoseLandmarker .task file instead of the bundled full model.",
+)
+@click.option(
+    "--max-frames",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Stop after this many frames per source (a camera runs until Ctrl-C otherwise).",
+)
+@click.option(
+    "--num-poses", type=click.IntRange(1, 5), default=None, help="How many people to look for."
+)
+def analyze(
+    sources: tuple[str, ...],
+    fmt: str,
+    model: Path | None,
+    max_frames: int | None,
+    num_poses: int | None,
+) -> None:
+    """Turn images, videos or a webcam into pose landmarks and posture features.
+
+    SOURCE is an image, a folder of images, a glob such as 'shots/*.jpg' (quoted), a video
+    file, or a camera index such as 0. Any mix may be given; each frame becomes one row.
+
+    \b
+    Examples:
+      posture analyze me.jpg
+      posture analyze shots/ --format jsonl > features.jsonl
+      posture analyze clip.mp4 --format csv --model pose_landmarker_heavy.task
+    """
+    from posture.analyze import run_analyze
+
+    cfg = _load_config()
+    run_analyze(
+        sources,
+        fmt=fmt,
+        model=model if model is not None else (cfg.pose.model or None),
+        pose_config=cfg.pose,
+        num_poses=num_poses,
+        max_frames=max_frames,
+        out=sys.stdout,
+    )
+
+
+def _wants_verbose(argv: list[str]) -> bool:
+    """Whether --verbose/-v stands among the global options (before the command name)."""
+    for arg in argv:
+        if arg in ("-v", "--verbose"):
+            return True
+        if not arg.startswith("-"):
+            return False
+    return False
+
+
+def main() -> None:
+    """The console script. Quieting native logs is decided here, not in the group callback,
+    because it rewires the process's stderr: an in-process test runner must not get that."""
+    if not _wants_verbose(sys.argv[1:]):
+        from posture import native_log
+
+        native_log.request_quiet()
+    cli(prog_name="posture")
