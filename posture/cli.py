@@ -113,6 +113,36 @@ def analyze(
     )
 
 
+@cli.command()
+@click.option(
+    "--max-index",
+    type=click.IntRange(1, 64),
+    default=8,
+    show_default=True,
+    help="Probe camera indexes 0 .. N-1.",
+)
+def cameras(max_index: int) -> None:
+    """List the camera indexes that answer, for `--source` and `analyze`.
+
+    Exits 1 when no camera answers (no webcam, or another program holds it).
+
+    \b
+    Example:
+      posture cameras
+    """
+    from posture.sources import available_cameras
+
+    found = available_cameras(max_index)
+    if not found:
+        raise PostureError(
+            f"no camera answers at indexes 0 to {max_index - 1}: plug one in, or close the "
+            "program that holds it",
+            exit_code=1,
+        )
+    for index in found:
+        click.echo(index)
+
+
 def _wants_verbose(argv: list[str]) -> bool:
     """Whether --verbose/-v stands among the global options (before the command name)."""
     for arg in argv:

@@ -26,7 +26,15 @@ from pathlib import Path
 
 import numpy as np
 
-os.environ.setdefault("GLOG_minloglevel", "2")
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
 
 
 def sample_frame() -> np.ndarray:
@@ -149,7 +157,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=60, help="frames per model measurement")
     args = parser.parse_args()
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.processor() or '?'}")
+    from posture import native_log
+
+    native_log.request_quiet()  # MediaPipe's own log lines would bury the figures
+    print(f"machine: {cpu_name()}, {os.cpu_count()} cores, {platform.machine()}")
     print(f"python {platform.python_version()}, numpy {np.__version__}")
     frame = sample_frame()
     model = bench_model(frame, args.frames)

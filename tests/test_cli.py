@@ -66,3 +66,14 @@ def test_unknown_command_is_a_usage_error() -> None:
     assert result.returncode == 2
     assert "No such command 'analyse'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_cameras_says_clearly_when_none_answers() -> None:
+    result = run_posture("cameras", "--max-index", "2")
+    if result.returncode == 0:
+        pytest.skip(f"a camera answers on this machine: {result.stdout.split()}")
+    assert result.returncode == 1
+    assert result.stderr == (
+        "posture: error: no camera answers at indexes 0 to 1: plug one in, "
+        "or close the program that holds it\n"
+    )
