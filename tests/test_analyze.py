@@ -182,3 +182,37 @@ def test_verbose_lets_native_logs_through(grace_hopper: Path) -> None:
 )
 def test_native_noise_filter_keeps_errors(line: bytes, noise: bool) -> None:
     assert native_log.is_noise(line) is noise
+
+
+def test_progress_bar_on_a_terminal_for_long_inputs(grace_hopper: Path, tmp_path: Path) -> None:
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    for i in range(20):
+        (tmp_path / f"f{i:02d}.jpg").write_bytes(grace_hopper.read_bytes())
+    controller, terminal = pty.openpty()
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "posture", "analyze", str(tmp_path), "--format", "csv"],
+            stdout=subprocess.PIPE,
+            stderr=terminal,
+            timeout=300,
+            check=False,
+        )
+        os.close(terminal)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:  # the terminal closed: all read
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        os.close(controller)
+    assert proc.returncode == 0
+    assert proc.stdout.decode().count("\n") == 21  # header + 20 rows, bar not on stdout
+    assert b"analyzing" in seen and b"100%" in seen
