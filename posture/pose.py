@@ -33,7 +33,8 @@ class PoseResult:
     """Every pose found in one frame.
 
     `landmarks` is (P, 33, 4): x and y normalised by the image width and height, z, and
-    visibility. `world` is (P, 33, 3) in metres around the hips. P is 0 when nobody is seen.
+    visibility (the smaller of MediaPipe's visibility and presence). `world` is (P, 33, 3)
+    in metres around the hips. P is 0 when nobody is seen.
     """
 
     landmarks: np.ndarray
@@ -81,8 +82,14 @@ class PoseOptions:
 def _to_arrays(
     poses: Sequence[Sequence[Any]], world: Sequence[Sequence[Any]]
 ) -> tuple[np.ndarray, np.ndarray]:
+    # Column 3 is how far a landmark can be trusted: MediaPipe's visibility (not hidden
+    # behind something) AND its presence (inside the picture). Visibility alone stays high
+    # for shoulders cut off by the frame edge, which the model then invents.
     marks = np.array(
-        [[(p.x, p.y, p.z, p.visibility or 0.0) for p in pose] for pose in poses],
+        [
+            [(p.x, p.y, p.z, min(p.visibility or 0.0, p.presence or 0.0)) for p in pose]
+            for pose in poses
+        ],
         dtype=np.float32,
     ).reshape(len(poses), N_LANDMARKS, 4)
     world_marks = np.array(
