@@ -72,6 +72,7 @@ def test_private_dir_is_created_and_tightened(tmp_path: Path) -> None:
     target = tmp_path / "a" / "b"
     paths.ensure_private_dir(target)
     assert target.stat().st_mode & 0o777 == 0o700
+    assert (tmp_path / "a").stat().st_mode & 0o777 == 0o700  # created parents too
     target.chmod(0o755)
     paths.ensure_private_dir(target)
     assert target.stat().st_mode & 0o777 == 0o700
