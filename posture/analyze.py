@@ -1,8 +1,11 @@
-"""`posture analyze`: any mix of sources through the pose model and the features.
+"""`posture analyze`: any mix of sources through the pose model and the features, and,
+with a profile, through the judgment and the episode tracker.
 
 One record per frame, written as it is made (a camera or a long video streams), in one of
 three formats. Stills share one IMAGE-mode estimator; each video or camera gets its own
-VIDEO-mode estimator, so tracking never carries over from one clip to the next.
+VIDEO-mode estimator, so tracking never carries over from one clip to the next. With a
+profile each source also gets its own `Watch` (its timestamps start again at zero), and
+its episodes follow its frames.
 """
 
 from __future__ import annotations
@@ -22,8 +25,12 @@ from posture import features
 
 if TYPE_CHECKING:
     from posture.config import PoseConfig
+    from posture.episodes import Episode
+    from posture.judgment import Judgment
     from posture.pose import MediaPipePose, PoseEstimator
+    from posture.profile import Profile
     from posture.sources import FrameSource
+    from posture.watch import Watch
 
 #: Landmarks whose visibility every record reports: the ones the features lean on.
 KEY_LANDMARKS = {
@@ -44,8 +51,11 @@ class FrameRecord:
     frame: int
     t: float
     poses: int
-    visibility: np.ndarray | None  # (len(KEY_LANDMARKS),) of the first pose
+    visibility: np.ndarray | None  # (len(KEY_LANDMARKS),) of the measured pose
     features: np.ndarray  # (len(features.NAMES),), NaN where unknown
+    image_size: tuple[int, int] = (0, 0)  # width, height
+    judgment: Judgment | None = None  # with a profile
+    state: str | None = None  # the episode tracker's state, with a profile
 
     @property
     def found(self) -> bool:
@@ -62,30 +72,54 @@ def analyze_frames(
     *,
     min_visibility: float,
     max_frames: int | None = None,
+    watch: Watch | None = None,
 ) -> Iterator[FrameRecord]:
-    """Records for the frames of one source; the first pose is the one measured."""
+    """Records for the frames of one source. Without a profile the first pose is the one
+    measured; with one (`watch`), the pose nearest the calibrated person."""
     nan_row = np.full(len(features.NAMES), np.nan)
     for frame in source:
         if max_frames is not None and frame.index >= max_frames:
             break
         result = estimator.detect(frame.image, frame.timestamp)
-        if result.found:
-            first = result.landmarks[0]
-            row = features.compute_features(
-                first, aspect=result.aspect, min_visibility=min_visibility
-            )[0]
-            vis = first[_KEY_IDX, 3].astype(np.float64)
-        else:
+        rows = features.compute_features(
+            result.landmarks, aspect=result.aspect, min_visibility=min_visibility
+        )
+        chosen: int | None = 0 if result.found else None
+        judgment = state = None
+        if watch is not None:
+            seen = watch.observe_rows(frame.timestamp, rows)
+            judgment, state = seen.judgment, seen.update.state
+            chosen = seen.chosen
+        if chosen is None:
             row, vis = nan_row, None
+        else:
+            row = rows[chosen]
+            vis = result.landmarks[chosen, _KEY_IDX, 3].astype(np.float64)
         yield FrameRecord(
-            frame.origin, frame.index, frame.timestamp, result.landmarks.shape[0], vis, row
+            frame.origin,
+            frame.index,
+            frame.timestamp,
+            result.landmarks.shape[0],
+            vis,
+            row,
+            result.image_size,
+            judgment,
+            state,
         )
 
 
 class Writer(Protocol):
     def write(self, record: FrameRecord) -> None: ...
 
+    def episode(self, source: str, episode: Episode) -> None: ...
+
     def close(self) -> None: ...
+
+
+def _problems(judgment: Judgment | None) -> dict[str, float] | None:
+    if judgment is None:
+        return None
+    return {p: round(s, 3) for p, s in judgment.problems.items()}
 
 
 class JsonlWriter:
@@ -98,7 +132,7 @@ class JsonlWriter:
             if record.visibility is not None
             else None
         )
-        obj = {
+        obj: dict[str, object] = {
             "type": "frame",
             "source": record.source,
             "frame": record.frame,
@@ -108,6 +142,22 @@ class JsonlWriter:
             "visibility": vis,
             "features": {n: _num(v) for n, v in zip(features.NAMES, record.features, strict=True)},
         }
+        if record.judgment is not None:
+            obj["verdict"] = record.judgment.verdict
+            obj["score"] = _num(record.judgment.score, 3)
+            obj["problems"] = _problems(record.judgment)
+            obj["state"] = record.state
+        self.out.write(json.dumps(obj) + "\n")
+
+    def episode(self, source: str, episode: Episode) -> None:
+        obj = {
+            "type": "episode",
+            "source": source,
+            "start": round(episode.start, 3),
+            "end": None if episode.end is None else round(episode.end, 3),
+            "kind": episode.kind,
+            "peak": round(episode.peak, 3),
+        }
         self.out.write(json.dumps(obj) + "\n")
 
     def close(self) -> None:
@@ -115,28 +165,41 @@ class JsonlWriter:
 
 
 class CsvWriter:
-    def __init__(self, out: IO[str]) -> None:
+    """One row per frame; episodes are not rows of this table (use jsonl for them)."""
+
+    def __init__(self, out: IO[str], *, judged: bool) -> None:
         self.out = out
+        self.judged = judged
         self._csv = csv.writer(out, lineterminator="\n")
-        self._csv.writerow(
+        header = (
             ["source", "frame", "t", "pose", "poses"]
             + [f"vis_{n}" for n in KEY_LANDMARKS]
             + list(features.NAMES)
         )
+        if judged:
+            header += ["verdict", "score", "problems", "state"]
+        self._csv.writerow(header)
 
     def write(self, record: FrameRecord) -> None:
-        vis = (
-            record.visibility if record.visibility is not None else [math.nan] * len(KEY_LANDMARKS)
-        )
+        vis = record.visibility
+        if vis is None:
+            vis = np.full(len(KEY_LANDMARKS), np.nan)
 
         def cell(v: float, nd: int) -> str:
             return "" if math.isnan(v) else f"{v:.{nd}f}"
 
-        self._csv.writerow(
+        row = (
             [record.source, record.frame, f"{record.t:.3f}", int(record.found), record.poses]
             + [cell(v, 3) for v in vis]
             + [cell(v, 4) for v in record.features]
         )
+        if self.judged and record.judgment is not None:
+            j = record.judgment
+            row += [j.verdict, cell(j.score, 3), " ".join(j.bad_problems), record.state or ""]
+        self._csv.writerow(row)
+
+    def episode(self, source: str, episode: Episode) -> None:
+        pass
 
     def close(self) -> None:
         self.out.flush()
@@ -159,43 +222,77 @@ _TABLE_HEADERS = {
 }
 
 
-class TableWriter:
-    """Aligned columns, one row per frame, printed as it comes; a legend at the end."""
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(seconds, 60)
+    return f"{int(minutes)}:{secs:04.1f}"
 
-    def __init__(self, out: IO[str]) -> None:
+
+class TableWriter:
+    """Aligned columns, one row per frame, printed as it comes; episodes and a legend at
+    the end."""
+
+    def __init__(self, out: IO[str], *, judged: bool) -> None:
         self.out = out
+        self.judged = judged
         self._source_w = 24
         heads = [_TABLE_HEADERS.get(n, n[:8]) for n in features.NAMES]
+        extra = f" {'verdict':>9} {'score':>6}  problems" if judged else ""
         self.out.write(
             f"{'source':<{self._source_w}} {'frame':>5} {'t':>7} {'pose':>4} "
             + " ".join(f"{h:>8}" for h in heads)
+            + extra
             + "\n"
         )
         self._rows = 0
         self._found = 0
+        self._verdicts: dict[str, int] = {}
+        self._episodes: list[tuple[str, Episode]] = []
 
     def write(self, record: FrameRecord) -> None:
         name = Path(record.source).name if "/" in record.source else record.source
         if len(name) > self._source_w:
             name = "…" + name[-(self._source_w - 1) :]
         cells = " ".join("       -" if math.isnan(v) else f"{v:8.3f}" for v in record.features)
+        extra = ""
+        if record.judgment is not None:
+            j = record.judgment
+            score = "     -" if math.isnan(j.score) else f"{j.score:6.2f}"
+            extra = f" {j.verdict:>9} {score}  {' '.join(j.bad_problems)}"
+            self._verdicts[j.verdict] = self._verdicts.get(j.verdict, 0) + 1
         self.out.write(
             f"{name:<{self._source_w}} {record.frame:>5} {record.t:>7.2f} "
-            f"{'yes' if record.found else 'no':>4} {cells}\n"
+            f"{'yes' if record.found else 'no':>4} {cells}{extra}\n"
         )
         self._rows += 1
         self._found += record.found
 
+    def episode(self, source: str, episode: Episode) -> None:
+        self._episodes.append((source, episode))
+
     def close(self) -> None:
         self.out.write(f"{self._rows} frames, a pose in {self._found}; '-' = not visible enough\n")
+        if self.judged:
+            counts = ", ".join(f"{n} {v}" for v, n in sorted(self._verdicts.items()))
+            self.out.write(f"verdicts: {counts or 'none'}\n")
+            self.out.write(f"episodes: {len(self._episodes)}\n")
+            for source, ep in self._episodes:
+                end = "still open" if ep.end is None else _clock(ep.end)
+                self.out.write(
+                    f"  {Path(source).name}: {ep.kind} from {_clock(ep.start)} to {end}, "
+                    f"peak {ep.peak:.2f}\n"
+                )
         self.out.flush()
 
 
-WRITERS: dict[str, Callable[[IO[str]], Writer]] = {
+WRITERS: dict[str, Callable[..., Writer]] = {
     "table": TableWriter,
-    "jsonl": JsonlWriter,
+    "jsonl": lambda out, judged: JsonlWriter(out),
     "csv": CsvWriter,
 }
+
+
+def _warn(message: str) -> None:
+    print(f"posture: warning: {message}", file=sys.stderr)
 
 
 def run_analyze(
@@ -207,20 +304,39 @@ def run_analyze(
     num_poses: int | None,
     max_frames: int | None,
     out: IO[str],
+    profile: Profile | None = None,
+    sensitivity: str | None = None,
+    image_interval: float = 1.0,
 ) -> None:
     """Open every source first (so a typo fails before any work), then stream records."""
+    from posture.judgment import model_mismatch
     from posture.model import resolve_model
     from posture.pose import MediaPipePose, PoseOptions
     from posture.sources import open_source
 
     info = resolve_model(model)
+    if profile is not None and (reason := model_mismatch(profile, info.sha256)):
+        _warn(reason)
     opened: list[FrameSource] = []
     # The writer is made at the first record, so a model that fails to load leaves
     # stdout empty rather than holding a header with nothing under it.
     writer: Writer | None = None
+    judged = profile is not None
+
+    def emit(record: FrameRecord) -> Writer:
+        nonlocal writer
+        if writer is None:
+            writer = WRITERS[fmt](out, judged=judged)
+        writer.write(record)
+        return writer
+
+    def emit_episode(source: str, episode: Episode) -> None:
+        assert writer is not None  # a source with a last frame has written it
+        writer.episode(source, episode)
+
     try:
         for spec in specs:
-            opened.append(open_source(spec))
+            opened.append(open_source(spec, image_interval=image_interval))
         base = PoseOptions(
             num_poses=num_poses or pose_config.num_poses,
             min_detection_confidence=pose_config.min_detection_confidence,
@@ -236,25 +352,43 @@ def run_analyze(
                     estimator: MediaPipePose = stills
                 else:
                     estimator = MediaPipePose(info, replace(base, mode="video"))
+                watch = None
+                if profile is not None:
+                    from posture.watch import Watch
+
+                    watch = Watch(
+                        profile, sensitivity=sensitivity, min_visibility=pose_config.min_visibility
+                    )
+                last: FrameRecord | None = None
                 try:
                     records = analyze_frames(
                         source,
                         estimator,
                         min_visibility=pose_config.min_visibility,
                         max_frames=max_frames,
+                        watch=watch,
                     )
                     for record in _with_progress(records, source):
-                        if writer is None:
-                            writer = WRITERS[fmt](out)
-                        writer.write(record)
+                        if watch is not None and last is None:
+                            reason = watch.setup_warning(
+                                source.kind, source.name, *record.image_size
+                            )
+                            if reason:
+                                _warn(reason)
+                        emit(record)
+                        last = record
                 finally:
                     if estimator is not stills:
                         estimator.close()
+                if watch is not None and last is not None:
+                    watch.finish(last.t)
+                    for episode in watch.episodes:
+                        emit_episode(source.name, episode)
         finally:
             if stills is not None:
                 stills.close()
         if writer is None:
-            writer = WRITERS[fmt](out)
+            writer = WRITERS[fmt](out, judged=judged)
         writer.close()
     finally:
         for source in opened:

@@ -16,6 +16,9 @@ import click
 from posture import __version__
 from posture.errors import PostureError
 
+#: Kept here rather than imported, so `--help` needs no other module.
+SENSITIVITIES = ("low", "medium", "high")
+
 
 class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
@@ -81,12 +84,35 @@ def _load_config() -> Any:
 @click.option(
     "--num-poses", type=click.IntRange(1, 5), default=None, help="How many people to look for."
 )
+@click.option(
+    "--profile",
+    "profile_name",
+    default=None,
+    metavar="NAME",
+    help="Judge every frame against this calibrated profile; adds verdicts and episodes.",
+)
+@click.option(
+    "--sensitivity",
+    type=click.Choice(SENSITIVITIES),
+    default=None,
+    help="Override the profile's sensitivity.",
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.01),
+    default=1.0,
+    show_default=True,
+    help="Seconds between two images of a folder or glob (they have no time of their own).",
+)
 def analyze(
     sources: tuple[str, ...],
     fmt: str,
     model: Path | None,
     max_frames: int | None,
     num_poses: int | None,
+    profile_name: str | None,
+    sensitivity: str | None,
+    interval: float,
 ) -> None:
     """Turn images, videos or a webcam into pose landmarks and posture features.
 
@@ -98,10 +124,17 @@ def analyze(
       posture analyze me.jpg
       posture analyze shots/ --format jsonl > features.jsonl
       posture analyze clip.mp4 --format csv --model pose_landmarker_heavy.task
+      posture analyze clip.mp4 --profile default     verdicts and slouch episodes
     """
     from posture.analyze import run_analyze
 
     cfg = _load_config()
+    profile = None
+    if profile_name is not None:
+        from posture import paths
+        from posture import profile as profiles
+
+        profile = profiles.load(paths.folders().data, profile_name)
     run_analyze(
         sources,
         fmt=fmt,
@@ -110,6 +143,86 @@ def analyze(
         num_poses=num_poses,
         max_frames=max_frames,
         out=sys.stdout,
+        profile=profile,
+        sensitivity=sensitivity,
+        image_interval=interval,
+    )
+
+
+@cli.command()
+@click.option(
+    "--source",
+    "sources",
+    multiple=True,
+    metavar="SOURCE",
+    help="Camera index (default 0), or a video, image, folder or glob; may be repeated.",
+)
+@click.option("--profile", "profile_name", default="default", show_default=True, metavar="NAME")
+@click.option(
+    "--seconds",
+    type=click.FloatRange(2, 120),
+    default=10.0,
+    show_default=True,
+    help="How long to sample a camera.",
+)
+@click.option(
+    "--sensitivity",
+    type=click.Choice(SENSITIVITIES),
+    default="medium",
+    show_default=True,
+    help="How far from your upright posture counts as a problem.",
+)
+@click.option("--show", is_flag=True, help="Print the saved profile instead of calibrating.")
+@click.option(
+    "--model",
+    type=click.Path(dir_okay=True, path_type=Path),
+    default=None,
+    help="A PoseLandmarker .task file instead of the bundled full model.",
+)
+@click.option(
+    "--countdown",
+    type=click.IntRange(0, 10),
+    default=3,
+    show_default=True,
+    help="Seconds to get ready before a camera is sampled.",
+)
+def calibrate(
+    sources: tuple[str, ...],
+    profile_name: str,
+    seconds: float,
+    sensitivity: str,
+    show: bool,
+    model: Path | None,
+    countdown: int,
+) -> None:
+    """Record your upright posture: every verdict is measured against it.
+
+    With a camera: sit upright as you mean to sit, look at the screen and keep still for
+    the countdown and the sampling. With files: every frame is used. Calibration refuses
+    (and saves nothing) when it cannot see you well: no person, a blank or dark picture,
+    face or shoulders out of view, two people, or movement.
+
+    \b
+    Examples:
+      posture calibrate
+      posture calibrate --profile standing --sensitivity high
+      posture calibrate --source upright1.jpg --source upright2.jpg
+      posture calibrate --show
+    """
+    from posture.calibrate_cli import run_calibrate, show_profile
+
+    if show:
+        show_profile(profile_name)
+        return
+    cfg = _load_config()
+    run_calibrate(
+        list(sources) or ["0"],
+        profile_name=profile_name,
+        seconds=seconds,
+        sensitivity=sensitivity,
+        model=model if model is not None else (cfg.pose.model or None),
+        pose_config=cfg.pose,
+        countdown=countdown,
     )
 
 
