@@ -21,7 +21,16 @@ Every image goes through the package itself (`open_source`, `MediaPipePose` in I
   frames (value minus their median; those frames are left out of the relative scores),
   which is how the monitor judges: against the user's own calibrated upright posture.
 
-The statistics and the markdown are pure functions; `main` only wires them to the model.
+Then the package's own judgment, per set: `posture.calibrate.calibrate` (every quality
+gate, with up to two poses per image so that the second-person gate is real) on the same
+first reference frames, and `select_person` + `Judge.judge` on every other frame (on the
+baseline frames too when a set has no other reference frames), at sensitivity low, medium
+and high: verdicts per label, the problems flagged, the balanced accuracy of "bad" against
+the reference label's "good", where the frames fall against each check's tolerance, and
+the thresholds in force, read from `posture.judgment`.
+
+The statistics, the judgment summaries and the markdown are pure functions; `main` only
+wires them to the model.
 The report has no timestamps, so rerunning on the same data and model gives the same file.
 """
 
@@ -33,7 +42,7 @@ import os
 import re
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -44,7 +53,9 @@ REPO = Path(__file__).resolve().parent.parent
 # Measure the package of this checkout, even when another copy is installed.
 sys.path.insert(0, str(REPO))
 
-from posture import features  # noqa: E402  (after the sys.path line on purpose)
+from posture import features, judgment  # noqa: E402  (after the sys.path line on purpose)
+from posture.calibrate import MAD_TO_SIGMA, CalibrationError, FrameStats, calibrate  # noqa: E402
+from posture.profile import SENSITIVITIES, Camera  # noqa: E402
 from posture.sources import IMAGE_EXTENSIONS  # noqa: E402
 
 if TYPE_CHECKING:
@@ -417,6 +428,213 @@ def evaluate_set(
     )
 
 
+# --- evaluation of the posture judgment ------------------------------------------------
+
+#: Every verdict `posture.judgment` gives, in the order the report lists them.
+VERDICTS: tuple[judgment.Verdict, ...] = ("good", "bad", "uncertain", "away")
+#: The profile's creation time: never written anywhere, fixed so a run is reproducible.
+PROFILE_CREATED = "1970-01-01T00:00:00+00:00"
+
+
+@dataclass(frozen=True)
+class VerdictSummary:
+    """The verdicts of one label's frames at one sensitivity."""
+
+    frames: int
+    verdicts: Mapping[str, int]  # every verdict of VERDICTS -> frames
+    problems: Mapping[str, int]  # problem -> frames where it reached severity 1
+    #: lowest and highest score (the worst problem's severity) of the judged frames
+    scores: tuple[float, float] | None = None
+
+    def share(self, verdict: str) -> float:
+        return self.verdicts.get(verdict, 0) / self.frames if self.frames else math.nan
+
+
+def summarize_verdicts(judgments: Sequence[judgment.Judgment]) -> VerdictSummary:
+    """Counts of each verdict, of each problem flagged (severity >= 1) in bad frames, and
+    the range of the scores of the frames that were judged good or bad.
+
+    Problems come in `judgment.PROBLEMS` order, any other after them alphabetically.
+    """
+    counts: dict[str, int] = {verdict: 0 for verdict in VERDICTS}
+    flagged: dict[str, int] = {}
+    for one in judgments:
+        counts[one.verdict] = counts.get(one.verdict, 0) + 1
+        if one.verdict == "bad":
+            for problem in one.bad_problems:
+                flagged[problem] = flagged.get(problem, 0) + 1
+    known = [p for p in judgment.PROBLEMS if p in flagged]
+    order = known + sorted(p for p in flagged if p not in judgment.PROBLEMS)
+    scores = [one.score for one in judgments if math.isfinite(one.score)]
+    return VerdictSummary(
+        len(judgments),
+        counts,
+        {p: flagged[p] for p in order},
+        (min(scores), max(scores)) if scores else None,
+    )
+
+
+def balanced_accuracy(reference: VerdictSummary, other: VerdictSummary) -> float:
+    """The mean of the share of `other` frames judged bad and the share of `reference`
+    frames judged good. Uncertain and away count as misses on both sides; NaN if either
+    side has no frame."""
+    if reference.frames == 0 or other.frames == 0:
+        return math.nan
+    return (other.share("bad") + reference.share("good")) / 2.0
+
+
+def deviations(check: judgment.Check, values: npt.ArrayLike, median: float) -> FloatArray:
+    """How far `values` are from the calibrated `median`, in the check's own terms: a
+    fraction of |median| for a relative check, the feature's units otherwise."""
+    delta = np.asarray(values, dtype=np.float64) - median
+    if not check.relative:
+        return delta
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return delta / abs(median)
+
+
+@dataclass(frozen=True)
+class CheckInForce:
+    """One check of a calibrated profile, and where the judged frames fell against it."""
+
+    check: judgment.Check
+    median: float  # calibrated
+    spread: float  # calibrated robust spread (NaN if none)
+    tolerances: Mapping[str, float]  # sensitivity -> tolerance, in the check's own terms
+    deviations: Mapping[str, tuple[float, ...]]  # label -> finite deviations, sorted
+
+
+@dataclass(frozen=True)
+class JudgmentResult:
+    """The real judgment run over one set: calibrated on reference frames, then judging."""
+
+    name: str
+    reference: str
+    labels: tuple[str, ...]
+    baseline_files: tuple[str, ...]
+    #: True when the set has no more reference frames than the baseline takes: every one
+    #: forms the baseline, and the reference frames judged are the baseline frames.
+    judged_baseline: bool
+    refused: str | None  # the CalibrationError message, if calibration refused
+    view: str | None
+    summaries: Mapping[str, Mapping[str, VerdictSummary]]  # sensitivity -> label -> ...
+    checks: tuple[CheckInForce, ...]
+
+    def accuracy(self, sensitivity: str, other: str) -> float:
+        """Balanced accuracy of `other` judged bad vs the reference label judged good."""
+        by_label = self.summaries.get(sensitivity, {})
+        if self.reference not in by_label or other not in by_label:
+            return math.nan
+        return balanced_accuracy(by_label[self.reference], by_label[other])
+
+
+def _tolerances(judge: judgment.Judge) -> dict[judgment.Check, float]:
+    """The tolerance in force for each check of `judge`."""
+    return judge.tolerances
+
+
+def evaluate_judgment(
+    image_set: ImageSet,
+    frames: Sequence[FrameStats | None],
+    *,
+    camera: Camera,
+    model_sha256: str,
+    reference_count: int = DEFAULT_REFERENCE_COUNT,
+    min_visibility: float = 0.5,
+) -> JudgmentResult:
+    """Calibrate on the set's first `reference_count` reference frames by file name, then
+    judge every other frame at each sensitivity, as `posture analyze --profile` does.
+
+    `frames` holds each image's brightness and every pose found (None: unreadable, left
+    out). A set with no more reference frames than `reference_count` is calibrated on all
+    of them, and those baseline frames are judged too (nothing else could stand for the
+    reference label).
+    """
+    images = image_set.images
+    if len(frames) != len(images):
+        raise ValueError(f"expected {len(images)} frames, got {len(frames)}")
+    labels = image_set.labels
+    ref_label = reference_label(labels)
+    ref_rows = reference_indices(images, ref_label, reference_count)
+    judged_baseline = sum(image.label == ref_label for image in images) <= reference_count
+    baseline_files = tuple(images[i].path.name for i in ref_rows)
+    baseline = [f for f in (frames[i] for i in ref_rows) if f is not None]
+
+    unjudged = JudgmentResult(
+        name=image_set.name,
+        reference=ref_label,
+        labels=labels,
+        baseline_files=baseline_files,
+        judged_baseline=judged_baseline,
+        refused=None,
+        view=None,
+        summaries={},
+        checks=(),
+    )
+    try:
+        profile = calibrate(
+            baseline,
+            name="evaluate",
+            sensitivity="medium",
+            camera=camera,
+            model_sha256=model_sha256,
+            created=PROFILE_CREATED,
+            min_visibility=min_visibility,
+        )
+    except CalibrationError as err:
+        return replace(unjudged, refused=str(err))
+
+    skip = set() if judged_baseline else set(ref_rows)
+    judged_labels: list[str] = []
+    judged_rows: list[FloatArray | None] = []
+    for i, (image, frame) in enumerate(zip(images, frames, strict=True)):
+        if i in skip or frame is None:
+            continue
+        row: FloatArray | None = None
+        if frame.poses.shape[0]:
+            rows = features.compute_features(
+                frame.poses, aspect=frame.aspect, min_visibility=min_visibility
+            )
+            chosen = judgment.select_person(rows, profile)
+            row = None if chosen is None else rows[chosen]
+        judged_labels.append(image.label)
+        judged_rows.append(row)
+
+    summaries: dict[str, dict[str, VerdictSummary]] = {}
+    tolerances: dict[str, dict[judgment.Check, float]] = {}
+    for sensitivity in SENSITIVITIES:
+        judge = judgment.Judge(profile, sensitivity)
+        verdicts = [judge.judge(row) for row in judged_rows]
+        summaries[sensitivity] = {
+            label: summarize_verdicts(
+                [v for v, lb in zip(verdicts, judged_labels, strict=True) if lb == label]
+            )
+            for label in labels
+        }
+        tolerances[sensitivity] = _tolerances(judge)
+
+    medium = judgment.Judge(profile, "medium")
+    checks: list[CheckInForce] = []
+    for check in medium.checks:
+        column = features.index(check.feature)
+        median = profile.median(check.feature)
+        per_label: dict[str, tuple[float, ...]] = {}
+        for label in labels:
+            values = [
+                r[column]
+                for r, lb in zip(judged_rows, judged_labels, strict=True)
+                if lb == label and r is not None
+            ]
+            per_label[label] = tuple(
+                float(d) for d in np.sort(_finite(deviations(check, values, median)))
+            )
+        tol = {s: tolerances[s][check] for s in SENSITIVITIES}
+        if check.relative:
+            tol = {s: t / abs(median) for s, t in tol.items()}
+        checks.append(CheckInForce(check, median, profile.spread(check.feature), tol, per_label))
+    return replace(unjudged, view=profile.view, summaries=summaries, checks=tuple(checks))
+
+
 # --- markdown --------------------------------------------------------------------------
 
 
@@ -705,7 +923,281 @@ def render_meaning(results: Sequence[SetResult]) -> list[str]:
     return out
 
 
-def render_report(results: Sequence[SetResult], skipped: Sequence[ImageSet], run: RunInfo) -> str:
+# --- markdown: the posture judgment ----------------------------------------------------
+
+_DIRECTION_TEXT = {-1: "falls", +1: "rises", 0: "moves either way"}
+
+
+def _fmt_share(value: float) -> str:
+    return "-" if math.isnan(value) else f"{value:.3f}"
+
+
+def fmt_floor(check: judgment.Check, scale: float = 1.0) -> str:
+    """A check's floor at a sensitivity scale: ``10% of the median`` or ``8.0 deg``."""
+    amount = check.floor * scale
+    if check.relative:
+        return f"{100.0 * amount:.3g}% of the median"
+    unit = _spec(check.feature).unit
+    suffix = "" if unit == "ratio" else f" {_unit(check.feature)}"
+    return f"{fmt_value(check.feature, amount)}{suffix}"
+
+
+def fmt_amount(check: judgment.Check, value: float, *, signed: bool = False) -> str:
+    """A deviation or tolerance in the check's terms: a percentage of the calibrated
+    median for a relative check, the feature's units otherwise."""
+    if math.isnan(value):
+        return "-"
+    if check.relative:
+        return f"{100.0 * value:+.1f}%" if signed else f"{100.0 * value:.1f}%"
+    unit = _spec(check.feature).unit
+    suffix = "" if unit == "ratio" else f" {_unit(check.feature)}"
+    return fmt_value(check.feature, value, signed=signed) + suffix
+
+
+def render_thresholds(
+    checks: Sequence[judgment.Check] = judgment.CHECKS,
+    *,
+    spread_factor: float = judgment.SPREAD_FACTOR,
+    scales: Mapping[str, float] = judgment.SENSITIVITY_SCALE,
+) -> list[str]:
+    """The thresholds in force, read from `posture.judgment` (so they cannot drift)."""
+    names = list(scales)
+    out = [
+        "### Thresholds in force",
+        "",
+        "Read from `posture/judgment.py` when this report was made. Each check compares "
+        "one feature of the judged person with its calibrated median. Its tolerance is the "
+        "larger of the floor below times the sensitivity scale ("
+        + ", ".join(f"{n} × {scales[n]:g}" for n in names)
+        + f") and {spread_factor:g} × the calibrated robust spread ({MAD_TO_SIGMA:g} × MAD). The "
+        "deviation in the bad direction over the tolerance is the check's severity; the "
+        "checks of one group are averaged, a problem takes its worst group, and a frame is "
+        "`bad` when a problem reaches severity 1. A check whose feature was not seen "
+        "during calibration is dropped.",
+        "",
+    ]
+    rows = [
+        [
+            f"`{c.problem}` ({judgment.PROBLEM_TEXT.get(c.problem, c.problem)})",
+            c.group,
+            f"`{c.feature}`",
+            c.view,
+            _DIRECTION_TEXT.get(c.direction, str(c.direction)),
+            *(fmt_floor(c, scales[n]) for n in names),
+        ]
+        for c in checks
+    ]
+    out.extend(
+        _table(
+            ["problem", "group", "feature", "view", "bad when it", *(f"floor, {n}" for n in names)],
+            rows,
+        )
+    )
+    required = "; ".join(
+        f"{view} view: " + ", ".join(f"`{n}`" for n in needed)
+        for view, needed in judgment.REQUIRED.items()
+    )
+    out += [
+        "",
+        f"A frame is `uncertain` when none of these can be measured ({required}), and "
+        "`away` when it has no pose or, in a front view, none whose shoulder midpoint is "
+        f"within {judgment.MAX_SHIFT:g} (image widths and heights) of the calibrated one and "
+        f"whose shoulder width is within a factor {judgment.MAX_SIZE_RATIO:g} of it (in a "
+        "side view the largest pose is judged).",
+    ]
+    return out
+
+
+def _fmt_tolerance(c: CheckInForce, sensitivity: str) -> str:
+    """The tolerance in force, marked "(spread)" where the calibrated spread, not the
+    floor, sets it."""
+    tolerance = c.tolerances[sensitivity]
+    floor = c.check.floor * judgment.SENSITIVITY_SCALE[sensitivity]
+    text = fmt_amount(c.check, tolerance)
+    return text + " (spread)" if tolerance > floor * (1 + 1e-9) else text
+
+
+def _label_order(result: JudgmentResult) -> list[str]:
+    return [result.reference, *(lb for lb in result.labels if lb != result.reference)]
+
+
+def render_judgment(result: JudgmentResult) -> list[str]:
+    out = [f"### Judgment: {result.name}", ""]
+    ref = result.reference
+    files = ", ".join(f"`{n}`" for n in result.baseline_files)
+    if result.judged_baseline:
+        text = (
+            f"Calibrated with `posture.calibrate.calibrate` (every quality gate) on all "
+            f"{len(result.baseline_files)} `{ref}` frames ({files}), since the set has no "
+            f"more than --reference-count of them. So the `{ref}` frames judged below are the "
+            "baseline frames themselves: their verdicts show that the calibration agrees with "
+            "itself, not how new reference frames would fare."
+        )
+    else:
+        text = (
+            f"Calibrated with `posture.calibrate.calibrate` (every quality gate) on the "
+            f"first {len(result.baseline_files)} `{ref}` frames by file name ({files}); "
+            f"every other frame is judged, the other `{ref}` frames included."
+        )
+    out.append(text)
+    if result.refused is not None:
+        out += ["", f"**Calibration refused**: {result.refused}"]
+        return out
+    out += [
+        "",
+        f"Calibrated view: {result.view}. Each frame's features are computed at its own "
+        "aspect ratio, the calibrated person is picked with `select_person`, and "
+        "`Judge.judge` gives the verdict.",
+        "",
+    ]
+    order = _label_order(result)
+    rows = []
+    for c in result.checks:
+        relative_spread = c.spread / abs(c.median) if c.check.relative else c.spread
+        spread = fmt_amount(c.check, relative_spread) if math.isfinite(c.spread) else "-"
+        cells = []
+        for label in order:
+            devs = c.deviations.get(label, ())
+            cells.append(
+                f"{fmt_amount(c.check, devs[0], signed=True)} … "
+                f"{fmt_amount(c.check, devs[-1], signed=True)}"
+                if devs
+                else "-"
+            )
+        rows.append(
+            [
+                f"`{c.check.feature}` ({_DIRECTION_TEXT.get(c.check.direction, '?')})",
+                f"{fmt_value(c.check.feature, c.median)} ± {spread}",
+                " / ".join(_fmt_tolerance(c, s) for s in SENSITIVITIES),
+                *cells,
+            ]
+        )
+    out += [
+        "Where the judged frames fall against each check: the range (lowest … highest) of "
+        "their deviation from the calibrated median, as a percentage of it for a relative "
+        "check, next to the tolerance in force at each sensitivity (the calibrated spread is in "
+        f'the same terms; "(spread)" marks a tolerance set by {judgment.SPREAD_FACTOR:g} × '
+        "the spread rather than by the floor).",
+        "",
+    ]
+    out.extend(
+        _table(
+            [
+                "check (bad when it)",
+                "calibrated median ± spread",
+                "tolerance " + " / ".join(SENSITIVITIES),
+                *(f"`{lb}` deviation" for lb in order),
+            ],
+            rows,
+        )
+    )
+    out += [
+        "",
+        "Verdicts per label and sensitivity. **score**: the lowest … highest score of the "
+        "label's frames judged good or bad (the worst problem's severity; `bad` from 1.0), "
+        "which shows how close the verdicts come to flipping.",
+        "",
+    ]
+    rows = []
+    for label in order:
+        for sensitivity in SENSITIVITIES:
+            summary = result.summaries[sensitivity][label]
+            flagged = ", ".join(f"`{p}` {n}" for p, n in summary.problems.items()) or "-"
+            accuracy = "-" if label == ref else _fmt_share(result.accuracy(sensitivity, label))
+            scores = f"{summary.scores[0]:.2f} … {summary.scores[1]:.2f}" if summary.scores else "-"
+            rows.append(
+                [
+                    f"`{label}`",
+                    sensitivity,
+                    str(summary.frames),
+                    *(str(summary.verdicts.get(v, 0)) for v in VERDICTS),
+                    scores,
+                    flagged,
+                    accuracy,
+                ]
+            )
+    out.extend(
+        _table(
+            [
+                "label",
+                "sensitivity",
+                "frames",
+                *VERDICTS,
+                "score",
+                "problems flagged (frames)",
+                f"bal. acc. (`bad` vs `{ref}` `good`)",
+            ],
+            rows,
+        )
+    )
+    return out
+
+
+def render_accuracy(results: Sequence[JudgmentResult]) -> list[str]:
+    """One table of every set's balanced accuracies, per sensitivity."""
+    out = [
+        "### Balanced accuracy of the judgment",
+        "",
+        "The mean of two shares: the label's frames judged `bad`, and the reference "
+        "label's judged frames judged `good` (`uncertain` and `away` count as misses on "
+        "both sides).",
+        "",
+    ]
+    rows = []
+    refused = []
+    for result in results:
+        if result.refused is not None:
+            refused.append(result.name)
+            continue
+        n_ref = result.summaries[SENSITIVITIES[0]][result.reference].frames
+        judged = (
+            f"the {n_ref} baseline frames"
+            if result.judged_baseline
+            else f"{n_ref} not in the baseline"
+        )
+        for other in _label_order(result)[1:]:
+            n_other = result.summaries[SENSITIVITIES[0]][other].frames
+            rows.append(
+                [
+                    result.name,
+                    f"`{result.reference}` → `{other}`",
+                    judged,
+                    str(n_other),
+                    *(_fmt_share(result.accuracy(s, other)) for s in SENSITIVITIES),
+                ]
+            )
+    out.extend(
+        _table(["set", "pair", "reference frames judged", "other frames", *SENSITIVITIES], rows)
+    )
+    if refused:
+        out += ["", "Calibration refused, so not judged: " + ", ".join(refused) + "."]
+    return out
+
+
+def render_judgments(results: Sequence[JudgmentResult]) -> list[str]:
+    out = [
+        "## The posture judgment",
+        "",
+        "The package's own judgment (`posture.calibrate` then `posture.judgment`) run "
+        "over every set, with the poses found at up to two people per image so that the "
+        "second-person calibration gate is real.",
+        "",
+    ]
+    out.extend(render_thresholds())
+    for result in results:
+        out.append("")
+        out.extend(render_judgment(result))
+    out.append("")
+    out.extend(render_accuracy(results))
+    return out
+
+
+def render_report(
+    results: Sequence[SetResult],
+    skipped: Sequence[ImageSet],
+    run: RunInfo,
+    judgments: Sequence[JudgmentResult] = (),
+) -> str:
     out = [
         "# Calibration results",
         "",
@@ -747,23 +1239,39 @@ def render_report(results: Sequence[SetResult], skipped: Sequence[ImageSet], run
         out.extend(render_set(result))
         out.append("")
     out.extend(render_meaning(results))
+    if judgments:
+        out.append("")
+        out.extend(render_judgments(judgments))
     return "\n".join(out).rstrip("\n") + "\n"
 
 
 # --- running the model -----------------------------------------------------------------
 
 
-def measure(
-    image_set: ImageSet, pose: MediaPipePose, *, min_visibility: float
-) -> tuple[FloatArray, list[bool], list[str]]:
-    """Features of every image of the set (first pose), whether a pose was found, and the
-    files that could not be read (NaN rows, no pose)."""
+@dataclass(frozen=True)
+class Measurement:
+    """What the model found in one set's images."""
+
+    rows: FloatArray  # (images, features) of the first pose; NaN rows without one
+    posed: list[bool]
+    unreadable: list[str]
+    #: brightness and every pose (up to the detector's num_poses), None when unreadable
+    frames: list[FrameStats | None]
+    sizes: list[tuple[int, int] | None]  # (width, height), None when unreadable
+
+
+def measure(image_set: ImageSet, pose: MediaPipePose, *, min_visibility: float) -> Measurement:
+    """Run the model over every image of the set: the first pose's features for the
+    statistics, and every pose with the frame's brightness for the judgment."""
+    from posture.calibrate import frame_brightness
     from posture.errors import InputError
     from posture.sources import open_source
 
     rows = np.full((len(image_set.images), len(features.NAMES)), np.nan)
     posed: list[bool] = []
     unreadable: list[str] = []
+    frames: list[FrameStats | None] = []
+    sizes: list[tuple[int, int] | None] = []
     for i, image in enumerate(image_set.images):
         try:
             source = open_source(str(image.path))
@@ -774,6 +1282,8 @@ def measure(
         except InputError:
             unreadable.append(image.path.relative_to(image_set.root).as_posix())
             posed.append(False)
+            frames.append(None)
+            sizes.append(None)
             continue
         result = pose.detect(frame.image, frame.timestamp)
         posed.append(result.found)
@@ -781,7 +1291,19 @@ def measure(
             rows[i] = features.compute_features(
                 result.landmarks[0], aspect=result.aspect, min_visibility=min_visibility
             )[0]
-    return rows, posed, unreadable
+        mean, std = frame_brightness(frame.image)
+        frames.append(FrameStats(mean, std, result.landmarks, result.aspect))
+        sizes.append(result.image_size)
+    return Measurement(rows, posed, unreadable, frames, sizes)
+
+
+def calibration_camera(image_set: ImageSet, measured: Measurement, rows: Sequence[int]) -> Camera:
+    """What the profile records as its camera: the first readable baseline image."""
+    for i in rows:
+        size = measured.sizes[i]
+        if size is not None:
+            return Camera(image_set.images[i].path.name, "images", size[0], size[1])
+    return Camera(image_set.name, "images", 0, 0)
 
 
 def default_data_dir(env: Mapping[str, str]) -> Path:
@@ -875,31 +1397,48 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 2
 
-    # Keep MediaPipe's and TFLite's native log lines off stderr (before mediapipe loads).
-    os.environ.setdefault("GLOG_minloglevel", "2")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from importlib.metadata import version
 
+    from posture import native_log
     from posture.config import PoseConfig
     from posture.errors import PostureError
     from posture.model import resolve_model
     from posture.pose import MediaPipePose, PoseOptions
 
+    # Filter MediaPipe's and TFLite's native log lines out of stderr (installed when the
+    # first MediaPipePose is created).
+    native_log.request_quiet()
     min_visibility = PoseConfig().min_visibility
     results: list[SetResult] = []
+    judged: list[JudgmentResult] = []
     try:
         info: ModelInfo = resolve_model(args.model)
-        with MediaPipePose(info, PoseOptions(mode="image")) as pose:
+        # Two poses, so that calibration's second-person gate sees a second person; the
+        # feature statistics keep using the first pose, as with one.
+        with MediaPipePose(info, PoseOptions(mode="image", num_poses=2)) as pose:
             for image_set in usable:
                 print(f"{image_set.name}: {len(image_set.images)} images", file=sys.stderr)
-                rows, posed, unreadable = measure(image_set, pose, min_visibility=min_visibility)
+                measured = measure(image_set, pose, min_visibility=min_visibility)
                 results.append(
                     evaluate_set(
                         image_set,
-                        rows,
-                        posed,
+                        measured.rows,
+                        measured.posed,
                         reference_count=args.reference_count,
-                        unreadable=unreadable,
+                        unreadable=measured.unreadable,
+                    )
+                )
+                ref_rows = reference_indices(
+                    image_set.images, reference_label(image_set.labels), args.reference_count
+                )
+                judged.append(
+                    evaluate_judgment(
+                        image_set,
+                        measured.frames,
+                        camera=calibration_camera(image_set, measured, ref_rows),
+                        model_sha256=info.sha256,
+                        reference_count=args.reference_count,
+                        min_visibility=min_visibility,
                     )
                 )
     except PostureError as err:
@@ -915,7 +1454,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     output: Path = args.output
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(render_report(results, skipped, run), encoding="utf-8")
+    output.write_text(render_report(results, skipped, run, judged), encoding="utf-8")
     print(f"wrote {display_path(output)}", file=sys.stderr)
     return 0
 
