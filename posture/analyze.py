@@ -25,7 +25,7 @@ from posture import features
 
 if TYPE_CHECKING:
     from posture.config import PoseConfig
-    from posture.episodes import Episode
+    from posture.episodes import Episode, Settings
     from posture.judgment import Judgment
     from posture.pose import MediaPipePose, PoseEstimator
     from posture.profile import Profile
@@ -56,6 +56,7 @@ class FrameRecord:
     image_size: tuple[int, int] = (0, 0)  # width, height
     judgment: Judgment | None = None  # with a profile
     state: str | None = None  # the episode tracker's state, with a profile
+    stale: bool = False  # the tracker finds the calibration stale
 
     @property
     def found(self) -> bool:
@@ -86,9 +87,10 @@ def analyze_frames(
         )
         chosen: int | None = 0 if result.found else None
         judgment = state = None
+        stale = False
         if watch is not None:
             seen = watch.observe_rows(frame.timestamp, rows)
-            judgment, state = seen.judgment, seen.update.state
+            judgment, state, stale = seen.judgment, seen.update.state, seen.update.stale
             chosen = seen.chosen
         if chosen is None:
             row, vis = nan_row, None
@@ -105,6 +107,7 @@ def analyze_frames(
             result.image_size,
             judgment,
             state,
+            stale,
         )
 
 
@@ -147,6 +150,7 @@ class JsonlWriter:
             obj["score"] = _num(record.judgment.score, 3)
             obj["problems"] = _problems(record.judgment)
             obj["state"] = record.state
+            obj["stale"] = record.stale
         self.out.write(json.dumps(obj) + "\n")
 
     def episode(self, source: str, episode: Episode) -> None:
@@ -247,6 +251,7 @@ class TableWriter:
         self._found = 0
         self._verdicts: dict[str, int] = {}
         self._episodes: list[tuple[str, Episode]] = []
+        self._stale = False
 
     def write(self, record: FrameRecord) -> None:
         name = Path(record.source).name if "/" in record.source else record.source
@@ -259,6 +264,7 @@ class TableWriter:
             score = "     -" if math.isnan(j.score) else f"{j.score:6.2f}"
             extra = f" {j.verdict:>9} {score}  {' '.join(j.bad_problems)}"
             self._verdicts[j.verdict] = self._verdicts.get(j.verdict, 0) + 1
+            self._stale = self._stale or record.stale
         self.out.write(
             f"{name:<{self._source_w}} {record.frame:>5} {record.t:>7.2f} "
             f"{'yes' if record.found else 'no':>4} {cells}{extra}\n"
@@ -274,6 +280,11 @@ class TableWriter:
         if self.judged:
             counts = ", ".join(f"{n} {v}" for v, n in sorted(self._verdicts.items()))
             self.out.write(f"verdicts: {counts or 'none'}\n")
+            if self._stale:
+                self.out.write(
+                    "the calibration looks stale (you sat far from where you calibrated): "
+                    "run `posture calibrate` again\n"
+                )
             self.out.write(f"episodes: {len(self._episodes)}\n")
             for source, ep in self._episodes:
                 end = "still open" if ep.end is None else _clock(ep.end)
@@ -307,6 +318,7 @@ def run_analyze(
     profile: Profile | None = None,
     sensitivity: str | None = None,
     image_interval: float = 1.0,
+    settings: Settings | None = None,
 ) -> None:
     """Open every source first (so a typo fails before any work), then stream records."""
     from posture.judgment import model_mismatch
@@ -357,7 +369,10 @@ def run_analyze(
                     from posture.watch import Watch
 
                     watch = Watch(
-                        profile, sensitivity=sensitivity, min_visibility=pose_config.min_visibility
+                        profile,
+                        settings=settings,
+                        sensitivity=sensitivity,
+                        min_visibility=pose_config.min_visibility,
                     )
                 last: FrameRecord | None = None
                 try:

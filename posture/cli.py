@@ -127,6 +127,7 @@ def analyze(
       posture analyze clip.mp4 --profile default     verdicts and slouch episodes
     """
     from posture.analyze import run_analyze
+    from posture.config import episode_settings
 
     cfg = _load_config()
     profile = None
@@ -144,8 +145,9 @@ def analyze(
         max_frames=max_frames,
         out=sys.stdout,
         profile=profile,
-        sensitivity=sensitivity,
+        sensitivity=sensitivity or cfg.judgment.sensitivity or None,
         image_interval=interval,
+        settings=episode_settings(cfg.judgment) if profile is not None else None,
     )
 
 

@@ -42,8 +42,25 @@ class PoseConfig:
 
 
 @dataclass(frozen=True)
+class JudgmentConfig:
+    #: seconds of sustained bad posture before it is a slouch episode (and, later, a nudge)
+    slouch_after: float = field(default=30.0, metadata=_range(5.0, 3600.0))
+    #: seconds over which the score is smoothed (a median)
+    smooth_window: float = field(default=5.0, metadata=_range(0.5, 60.0))
+    #: an episode ends when the smoothed score stays below exit_ratio x the entry level ...
+    exit_ratio: float = field(default=0.7, metadata=_range(0.1, 0.95))
+    #: ... for this many seconds
+    recover_after: float = field(default=5.0, metadata=_range(0.5, 300.0))
+    #: an absence longer than this ends an episode; a shorter one only pauses the clock
+    away_reset: float = field(default=60.0, metadata=_range(5.0, 3600.0))
+    #: sensitivity for profiles that do not set one: low, medium or high ("" = the profile's)
+    sensitivity: str = ""
+
+
+@dataclass(frozen=True)
 class Config:
     pose: PoseConfig = field(default_factory=PoseConfig)
+    judgment: JudgmentConfig = field(default_factory=JudgmentConfig)
 
 
 def _check_value(where: str, spec: dataclasses.Field[Any], value: Any, file: Path) -> Any:
@@ -100,4 +117,22 @@ def load(file: Path) -> Config:
     except OSError as exc:
         raise ConfigError(f"cannot read {file}: {exc.strerror}") from exc
     config: Config = _build(Config, table, "", file)
+    if config.judgment.sensitivity not in ("", "low", "medium", "high"):
+        raise ConfigError(
+            f"{file}: judgment.sensitivity = {config.judgment.sensitivity!r} should be low, "
+            "medium or high: fix or remove it"
+        )
     return config
+
+
+def episode_settings(judgment: JudgmentConfig) -> Any:
+    """The tracker's settings from the config (imported lazily: the CLI's help stays light)."""
+    from posture.episodes import Settings
+
+    return Settings(
+        slouch_after=judgment.slouch_after,
+        smooth_window=judgment.smooth_window,
+        exit_ratio=judgment.exit_ratio,
+        recover_after=judgment.recover_after,
+        away_reset=judgment.away_reset,
+    )

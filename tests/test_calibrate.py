@@ -258,3 +258,63 @@ def test_show_and_errors_through_the_cli(tmp_path: Path, grace_hopper: Path) -> 
 
     bad_name = run_posture("calibrate", "--profile", "../x", "--source", str(grace_hopper), env=env)
     assert bad_name.returncode == 2 and "is not usable" in bad_name.stderr
+
+
+def test_a_sequence_that_slouches_gives_one_episode(tmp_path: Path, data_dir: Path) -> None:
+    """Upright, slouched, upright again, 5 s apart: one slouch episode, in the right place;
+    with `slouch_after` longer than the slouch, none."""
+    front = data_dir / "webcam-front"
+    upright = sorted((front / "upright").glob("*.jpg"))
+    slouch = sorted((front / "slouch").glob("*.jpg"))
+    home = tmp_path / "home"
+    assert calibrate(home, *map(str, upright[:3]))[0] == 0
+    seq = tmp_path / "seq"
+    seq.mkdir()
+    for i, photo in enumerate([*upright, *slouch, *upright]):
+        (seq / f"{i:03d}.jpg").symlink_to(photo)
+    env = {"POSTURE_HOME": str(home)}
+    args = ["analyze", str(seq), "--profile", "default", "--interval", "5", "--format", "jsonl"]
+    result = run_posture(*args, env=env)
+    assert result.returncode == 0, result.stderr
+    episodes = [r for r in map(json.loads, result.stdout.splitlines()) if r["type"] == "episode"]
+    assert len(episodes) == 1
+    (episode,) = episodes
+    assert episode["kind"] == "slouch"
+    first_bad, back = 5.0 * len(upright), 5.0 * (len(upright) + len(slouch))
+    assert first_bad <= episode["start"] <= first_bad + 5.0
+    assert back <= episode["end"] <= back + 5.0
+
+    table = run_posture(*args[:-2], env=env)
+    assert "episodes: 1" in table.stdout
+    assert "slouch from 1:" in table.stdout
+
+    (home / "config").mkdir()
+    (home / "config" / "config.toml").write_text("[judgment]\nslouch_after = 120\n")
+    patient = run_posture(*args, env=env)
+    assert patient.returncode == 0, patient.stderr
+    assert '"type": "episode"' not in patient.stdout
+
+
+def test_sitting_far_from_the_calibrated_place_flags_a_stale_calibration(
+    tmp_path: Path, grace_hopper: Path
+) -> None:
+    home = tmp_path / "home"
+    assert calibrate(home, str(grace_hopper))[0] == 0
+    image = cv2.imread(str(grace_hopper))
+    height, width = image.shape[:2]
+    shift = np.float32([[1, 0, 0.2 * width], [0, 1, 0]])
+    moved = cv2.warpAffine(image, shift, (width, height), borderMode=cv2.BORDER_REPLICATE)
+    seq = tmp_path / "seq"
+    seq.mkdir()
+    for i in range(25):  # 25 x 30 s = 12 minutes, sitting a fifth of the picture aside
+        cv2.imwrite(str(seq / f"{i:03d}.png"), moved)
+    env = {"POSTURE_HOME": str(home)}
+    args = ["analyze", str(seq), "--profile", "default", "--interval", "30", "--format", "jsonl"]
+    result = run_posture(*args, env=env)
+    assert result.returncode == 0, result.stderr
+    rows = judged(result.stdout)
+    assert all(r["verdict"] == "good" for r in rows)  # moved aside, not slouching
+    stale = [bool(r["stale"]) for r in rows]
+    assert not any(stale[:15]) and all(stale[-3:])
+    table = run_posture(*args[:-2], env=env)
+    assert "the calibration looks stale" in table.stdout

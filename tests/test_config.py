@@ -19,6 +19,15 @@ def test_missing_file_gives_defaults(tmp_path: Path) -> None:
     assert cfg == config.Config()
     assert cfg.pose.min_visibility == 0.5
     assert cfg.pose.model == ""
+    assert cfg.judgment.slouch_after == 30.0
+
+
+def test_judgment_settings_reach_the_tracker(tmp_path: Path) -> None:
+    cfg = config.load(write(tmp_path, "[judgment]\nslouch_after = 45\nexit_ratio = 0.5\n"))
+    settings = config.episode_settings(cfg.judgment)
+    assert settings.slouch_after == 45.0
+    assert settings.exit_ratio == 0.5
+    assert settings.smooth_window == 5.0
 
 
 def test_values_override_defaults_and_ints_become_floats(tmp_path: Path) -> None:
@@ -43,6 +52,11 @@ def test_values_override_defaults_and_ints_become_floats(tmp_path: Path) -> None
         ("[poses]\n", r"unknown setting poses"),
         ("pose = 3\n", r"pose should be a \[pose\] table"),
         ("[pose\n", r"is not valid TOML"),
+        ("[judgment]\nslouch_after = 1\n", r"judgment\.slouch_after = 1\.0 is out of range"),
+        (
+            "[judgment]\nsensitivity = 'extreme'\n",
+            r"judgment\.sensitivity = 'extreme' should be low",
+        ),
     ],
 )
 def test_bad_config_names_key_value_and_file(tmp_path: Path, text: str, pattern: str) -> None:
