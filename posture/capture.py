@@ -43,7 +43,7 @@ def collect(
             mode: Mode = "image" if source.kind == "images" else "video"
             with MediaPipePose(model, replace(options, mode=mode)) as pose:
                 if source.kind == "camera":
-                    stream = _timed(source, seconds, countdown, say)
+                    stream = timed(source, seconds, countdown, say)
                 else:
                     stream = iter(source)
                 for frame in stream:
@@ -56,8 +56,14 @@ def collect(
     return frames, camera
 
 
-def _timed(
-    source: FrameSource, seconds: float, countdown: int, say: Callable[[str], None]
+def timed(
+    source: FrameSource,
+    seconds: float,
+    countdown: int,
+    say: Callable[[str], None],
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> Iterator[Frame]:
     """The camera's frames for `seconds` after a countdown, with a progress bar."""
     import click
@@ -65,14 +71,14 @@ def _timed(
     say("Sit upright as you mean to sit, look at the screen, and keep still.")
     for n in range(countdown, 0, -1):
         say(f"  {n}…")
-        time.sleep(1)
+        sleep(1)
     ticks = max(1, round(seconds * 10))
-    start = time.monotonic()
+    start = clock()
     with click.progressbar(length=ticks, label="calibrating", file=sys.stderr) as bar:
         shown = 0
         for frame in source:
             yield frame
-            elapsed = time.monotonic() - start
+            elapsed = clock() - start
             now = min(int(elapsed * 10), ticks)
             bar.update(now - shown)
             shown = now
