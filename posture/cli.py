@@ -53,6 +53,15 @@ def cli(ctx: click.Context, verbose: bool) -> None:
     ctx.obj = {"verbose": verbose}
 
 
+#: Shared by every command that runs the pose model.
+_model_option = click.option(
+    "--model",
+    type=click.Path(dir_okay=True, path_type=Path),
+    default=None,
+    help="A PoseLandmarker .task file instead of the bundled full model.",
+)
+
+
 def _load_config() -> Any:
     from posture import config, paths
 
@@ -69,12 +78,7 @@ def _load_config() -> Any:
     show_default=True,
     help="Output format on stdout.",
 )
-@click.option(
-    "--model",
-    type=click.Path(dir_okay=True, path_type=Path),
-    default=None,
-    help="A PoseLandmarker .task file instead of the bundled full model.",
-)
+@_model_option
 @click.option(
     "--max-frames",
     type=click.IntRange(min=1),
@@ -175,12 +179,7 @@ def analyze(
     help="How far from your upright posture counts as a problem.",
 )
 @click.option("--show", is_flag=True, help="Print the saved profile instead of calibrating.")
-@click.option(
-    "--model",
-    type=click.Path(dir_okay=True, path_type=Path),
-    default=None,
-    help="A PoseLandmarker .task file instead of the bundled full model.",
-)
+@_model_option
 @click.option(
     "--countdown",
     type=click.IntRange(0, 10),
