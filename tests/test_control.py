@@ -1,0 +1,336 @@
+"""The control channel: a real server and real clients on a Unix socket in a private folder."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import socket
+import stat
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from posture.control import ControlServer, NotRunning, request, socket_path
+from posture.errors import PostureError
+
+pytestmark = pytest.mark.skipif(not hasattr(socket, "AF_UNIX"), reason="needs Unix sockets")
+
+
+@pytest.fixture
+def runtime() -> Iterator[Path]:
+    # A short folder: a Unix socket path must fit in about 100 bytes, and pytest's
+    # tmp_path can be longer than that (macOS especially).
+    base = "/tmp" if Path("/tmp").is_dir() else None
+    folder = Path(tempfile.mkdtemp(prefix="pst-", dir=base))
+    try:
+        yield folder / "run"
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def echo(message: dict[str, Any]) -> dict[str, Any]:
+    if message.get("cmd") == "boom":
+        raise RuntimeError("kaboom")
+    return {"ok": True, "echo": message}
+
+
+@pytest.fixture
+def server(runtime: Path) -> Iterator[ControlServer]:
+    srv = ControlServer(socket_path(runtime), echo, client_timeout=0.3)
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.close()
+
+
+def raw_exchange(path: Path, data: bytes, *, timeout: float = 2.0) -> bytes:
+    """Send raw bytes, then read until the server closes."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        sock.connect(str(path))
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            sock.sendall(data)
+        reply = b""
+        with contextlib.suppress(ConnectionResetError):
+            while chunk := sock.recv(65536):
+                reply += chunk
+        return reply
+
+
+def test_socket_path(tmp_path: Path) -> None:
+    assert socket_path(tmp_path) == tmp_path / "monitor.sock"
+
+
+def test_round_trip(server: ControlServer) -> None:
+    message = {"cmd": "status", "minutes": 5, "text": "é ü"}
+    assert request(server.path, message, timeout=2) == {"ok": True, "echo": message}
+    # one exchange per connection, many connections
+    for i in range(5):
+        assert request(server.path, {"n": i}, timeout=2)["echo"] == {"n": i}
+
+
+def test_socket_and_folder_are_private(server: ControlServer) -> None:
+    mode = server.path.stat().st_mode
+    assert stat.S_ISSOCK(mode)
+    assert stat.S_IMODE(mode) == 0o600
+    assert stat.S_IMODE(server.path.parent.stat().st_mode) == 0o700
+
+
+def test_missing_socket_is_not_running(runtime: Path) -> None:
+    with pytest.raises(NotRunning, match="no posture monitor is running"):
+        request(socket_path(runtime), {"cmd": "status"}, timeout=1)
+    runtime.mkdir()
+    with pytest.raises(NotRunning):
+        request(socket_path(runtime), {"cmd": "status"}, timeout=1)
+
+
+def stale_socket(path: Path) -> None:
+    """A socket file as a monitor that died leaves it: bound, closed, never unlinked."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(str(path))
+    sock.close()
+    assert path.exists()
+
+
+def test_stale_socket_is_not_running(runtime: Path) -> None:
+    path = socket_path(runtime)
+    stale_socket(path)
+    with pytest.raises(NotRunning):
+        request(path, {"cmd": "status"}, timeout=1)
+
+
+def test_server_replaces_a_stale_socket(runtime: Path) -> None:
+    path = socket_path(runtime)
+    stale_socket(path)
+    with ControlServer(path, echo):
+        assert request(path, {"cmd": "status"}, timeout=2)["ok"] is True
+
+
+def test_not_running_is_a_posture_error() -> None:
+    err = NotRunning()
+    assert isinstance(err, PostureError)
+    assert str(err) == "no posture monitor is running: start one with `posture start`"
+    assert err.exit_code == 3
+
+
+def test_handler_exception_replies_not_ok(server: ControlServer) -> None:
+    reply = request(server.path, {"cmd": "boom"}, timeout=2)
+    assert reply["ok"] is False
+    assert "kaboom" in reply["error"]
+    assert request(server.path, {"cmd": "status"}, timeout=2)["ok"] is True
+
+
+def test_handler_posture_error_is_its_message(runtime: Path) -> None:
+    def handler(message: dict[str, Any]) -> dict[str, Any]:
+        raise PostureError("no camera")
+
+    with ControlServer(socket_path(runtime), handler) as srv:
+        assert request(srv.path, {}, timeout=2) == {"ok": False, "error": "no camera"}
+
+
+def test_unserializable_reply(runtime: Path) -> None:
+    with ControlServer(socket_path(runtime), lambda m: {"ok": True, "x": object()}) as srv:
+        reply = request(srv.path, {}, timeout=2)
+    assert reply["ok"] is False and "not JSON" in reply["error"]
+
+
+def test_garbage_gets_an_error_and_the_server_lives(server: ControlServer) -> None:
+    reply = json.loads(raw_exchange(server.path, b"this is not json\n"))
+    assert reply == {"ok": False, "error": "invalid request: not JSON"}
+    reply = json.loads(raw_exchange(server.path, b"[1, 2, 3]\n"))
+    assert reply == {"ok": False, "error": "invalid request: not a JSON object"}
+    reply = json.loads(raw_exchange(server.path, b"\xff\xfe\x00garbage\n"))
+    assert reply["ok"] is False
+    assert request(server.path, {"cmd": "status"}, timeout=2)["ok"] is True
+
+
+def test_request_without_newline_then_eof(server: ControlServer) -> None:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(2)
+        sock.connect(str(server.path))
+        sock.sendall(b'{"cmd": "status"}')
+        sock.shutdown(socket.SHUT_WR)
+        reply = json.loads(sock.recv(65536))
+    assert reply == {"ok": True, "echo": {"cmd": "status"}}
+
+
+def test_connect_and_hang_up(server: ControlServer) -> None:
+    for _ in range(3):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.connect(str(server.path))
+    assert request(server.path, {"cmd": "status"}, timeout=2)["ok"] is True
+
+
+def test_oversize_request_is_refused(server: ControlServer) -> None:
+    reply = raw_exchange(server.path, b'{"x": "' + b"a" * (200 * 1024) + b'"}\n')
+    # The server answers and hangs up; the client may see the answer or a reset.
+    if reply:
+        assert json.loads(reply) == {"ok": False, "error": "request too large"}
+    assert request(server.path, {"cmd": "status"}, timeout=2)["ok"] is True
+
+
+def test_silent_client_does_not_block_others(server: ControlServer) -> None:
+    silent = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        silent.connect(str(server.path))
+        silent.settimeout(2)
+        # Others are served while the silent client holds its connection.
+        start = time.monotonic()
+        assert request(server.path, {"cmd": "status"}, timeout=2)["ok"] is True
+        assert time.monotonic() - start < 0.25
+        # The server drops the silent client after its timeout (0.3 s here), unanswered.
+        assert silent.recv(1024) == b""
+    finally:
+        silent.close()
+    assert request(server.path, {"cmd": "status"}, timeout=2)["ok"] is True
+
+
+def test_many_clients_at_once(server: ControlServer) -> None:
+    results: list[dict[str, Any]] = []
+    lock = threading.Lock()
+
+    def ask(i: int) -> None:
+        reply = request(server.path, {"n": i}, timeout=5)
+        with lock:
+            results.append(reply)
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(r["echo"]["n"] for r in results) == list(range(20))
+
+
+def test_request_timeout(runtime: Path) -> None:
+    release = threading.Event()
+
+    def slow(message: dict[str, Any]) -> dict[str, Any]:
+        release.wait(2)
+        return {"ok": True}
+
+    with ControlServer(socket_path(runtime), slow) as srv:
+        try:
+            with pytest.raises(PostureError, match=r"did not answer within 0\.2 s"):
+                request(srv.path, {}, timeout=0.2)
+        finally:
+            release.set()
+
+
+def fake_server(path: Path, reply: bytes) -> threading.Thread:
+    """A one-shot listener that answers `reply` whatever it is asked."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(path))
+    listener.listen(1)
+
+    def serve() -> None:
+        with listener:
+            conn, _ = listener.accept()
+            with conn:
+                conn.recv(65536)
+                conn.sendall(reply)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.mark.parametrize(
+    ("reply", "message"),
+    [
+        (b"not json\n", "malformed reply"),
+        (b"[1]\n", "malformed reply"),
+        (b"", "without an answer"),
+    ],
+)
+def test_malformed_reply(runtime: Path, reply: bytes, message: str) -> None:
+    path = socket_path(runtime)
+    thread = fake_server(path, reply)
+    with pytest.raises(PostureError, match=message) as info:
+        request(path, {"cmd": "status"}, timeout=2)
+    assert not isinstance(info.value, NotRunning)
+    thread.join(2)
+
+
+def test_close_removes_the_socket_and_is_idempotent(runtime: Path) -> None:
+    srv = ControlServer(socket_path(runtime), echo)
+    srv.start()
+    assert srv.path.exists()
+    srv.close()
+    assert not srv.path.exists()
+    srv.close()
+    with pytest.raises(NotRunning):
+        request(srv.path, {}, timeout=1)
+
+
+def test_close_before_start_is_harmless(runtime: Path) -> None:
+    ControlServer(socket_path(runtime), echo).close()
+
+
+def test_close_from_the_handler_still_replies(runtime: Path) -> None:
+    holder: list[ControlServer] = []
+
+    def stop(message: dict[str, Any]) -> dict[str, Any]:
+        holder[0].close()
+        return {"ok": True, "stopping": True}
+
+    srv = ControlServer(socket_path(runtime), stop)
+    holder.append(srv)
+    srv.start()
+    assert request(srv.path, {"cmd": "stop"}, timeout=2) == {"ok": True, "stopping": True}
+    assert not srv.path.exists()
+    srv.close()
+
+
+def test_second_server_on_the_same_path_refuses(server: ControlServer) -> None:
+    second = ControlServer(server.path, echo)
+    with pytest.raises(PostureError, match="a monitor is already listening on"):
+        second.start()
+    second.close()
+    # The first is untouched: its socket is still there and answers.
+    assert request(server.path, {"cmd": "status"}, timeout=2)["ok"] is True
+
+
+def test_a_regular_file_in_the_way_is_not_removed(runtime: Path) -> None:
+    path = socket_path(runtime)
+    runtime.mkdir()
+    path.write_text("keep me")
+    with pytest.raises(PostureError, match="not a socket"):
+        ControlServer(path, echo).start()
+    assert path.read_text() == "keep me"
+
+
+def test_restart_after_close(runtime: Path) -> None:
+    srv = ControlServer(socket_path(runtime), echo)
+    srv.start()
+    srv.close()
+    srv.start()
+    try:
+        assert request(srv.path, {}, timeout=2)["ok"] is True
+    finally:
+        srv.close()
+
+
+def test_path_too_long(tmp_path: Path) -> None:
+    path = tmp_path / ("x" * 120) / "monitor.sock"
+    with pytest.raises(PostureError, match="too long"):
+        request(path, {}, timeout=1)
+    with pytest.raises(PostureError, match="too long"):
+        ControlServer(path, echo).start()
+
+
+def test_windows_is_refused(runtime: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delattr(socket, "AF_UNIX")
+    with pytest.raises(PostureError, match="needs Unix sockets"):
+        request(socket_path(runtime), {})
+    with pytest.raises(PostureError, match="needs Unix sockets"):
+        ControlServer(socket_path(runtime), echo).start()
