@@ -58,9 +58,34 @@ class JudgmentConfig:
 
 
 @dataclass(frozen=True)
+class MonitorConfig:
+    #: the camera index the monitor watches
+    camera: int = field(default=0, metadata=_range(0, 63))
+    width: int = field(default=640, metadata=_range(160, 3840))
+    height: int = field(default=480, metadata=_range(120, 2160))
+    #: the calibrated profile the monitor judges against
+    profile: str = "default"
+    #: seconds between looks while posture is steady / being confirmed / nobody is there
+    interval: float = field(default=2.0, metadata=_range(0.5, 60.0))
+    confirm_interval: float = field(default=1.0, metadata=_range(0.2, 30.0))
+    away_interval: float = field(default=5.0, metadata=_range(0.5, 300.0))
+    #: seconds between two posture nudges at least
+    cooldown: float = field(default=300.0, metadata=_range(30.0, 86400.0))
+    break_reminder: bool = True
+    #: minutes seated, and minutes away that count as a break
+    break_after_minutes: float = field(default=50.0, metadata=_range(5.0, 600.0))
+    break_length_minutes: float = field(default=5.0, metadata=_range(1.0, 120.0))
+    #: plyer, notify-send, osascript, log, or auto (the first that works)
+    notifier: str = "auto"
+    #: days of history kept
+    retention_days: int = field(default=365, metadata=_range(1, 36500))
+
+
+@dataclass(frozen=True)
 class Config:
     pose: PoseConfig = field(default_factory=PoseConfig)
     judgment: JudgmentConfig = field(default_factory=JudgmentConfig)
+    monitor: MonitorConfig = field(default_factory=MonitorConfig)
 
 
 def _check_value(where: str, spec: dataclasses.Field[Any], value: Any, file: Path) -> Any:
@@ -117,12 +142,33 @@ def load(file: Path) -> Config:
     except OSError as exc:
         raise ConfigError(f"cannot read {file}: {exc.strerror}") from exc
     config: Config = _build(Config, table, "", file)
+    notifiers = ("auto", "plyer", "notify-send", "osascript", "log")
+    if config.monitor.notifier not in notifiers:
+        raise ConfigError(
+            f"{file}: monitor.notifier = {config.monitor.notifier!r} should be one of "
+            f"{', '.join(notifiers)}: fix or remove it"
+        )
     if config.judgment.sensitivity not in ("", "low", "medium", "high"):
         raise ConfigError(
             f"{file}: judgment.sensitivity = {config.judgment.sensitivity!r} should be low, "
             "medium or high: fix or remove it"
         )
     return config
+
+
+def monitor_settings(monitor: MonitorConfig) -> Any:
+    """The monitor's policy settings from the config (imported lazily, like the above)."""
+    from posture.policy import MonitorSettings
+
+    return MonitorSettings(
+        interval=monitor.interval,
+        confirm_interval=monitor.confirm_interval,
+        away_interval=monitor.away_interval,
+        cooldown=monitor.cooldown,
+        break_reminder=monitor.break_reminder,
+        break_after=monitor.break_after_minutes * 60,
+        break_length=monitor.break_length_minutes * 60,
+    )
 
 
 def episode_settings(judgment: JudgmentConfig) -> Any:

@@ -1,0 +1,286 @@
+"""The monitor loop with the real judgment, tracker, policy and SQLite history, and fakes
+only at the edges (camera, pose model, notifier), on a simulated clock."""
+
+from __future__ import annotations
+
+import itertools
+import sqlite3
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from posture.daemon import parse_duration
+from posture.episodes import Settings
+from posture.history import History
+from posture.monitor import CameraFault, EndOfInput, Monitor, ReplayClock
+from posture.notify import ChainNotifier
+from posture.policy import BreakTimer, MonitorSettings, Nudger, next_interval, thumbnail, unchanged
+from posture.pose import PoseResult
+from posture.sources import Frame
+from tests.synthetic import HEIGHT, WIDTH, Scenario, Segment, make_profile
+
+RNG = np.random.default_rng(5)
+PICTURES = [RNG.integers(0, 255, (HEIGHT, WIDTH, 3), dtype=np.uint8) for _ in range(2)]
+BLACK = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
+
+
+class FakeFeed:
+    """A camera showing `scenario`; faults and black frames on request; counts releases."""
+
+    kind = "camera"
+    name = "fake"
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        *,
+        faults: tuple[float, float] | None = None,
+        black: tuple[float, float] | None = None,
+    ) -> None:
+        self.scenario = scenario
+        self.faults = faults
+        self.black = black
+        self.releases = 0
+        self.reads: list[float] = []
+        self._n = 0
+
+    def read(self, t: float) -> Frame:
+        if t > self.scenario.duration:
+            raise EndOfInput
+        self.reads.append(t)
+        if self.faults and self.faults[0] <= t < self.faults[1]:
+            raise CameraFault("camera fake stopped sending pictures")
+        self._n += 1
+        if self.black and self.black[0] <= t < self.black[1]:
+            image = BLACK
+        else:
+            image = PICTURES[self._n % 2]  # every frame differs: the model always runs
+        return Frame(t, image, "camera:fake", self._n)
+
+    def release(self) -> None:
+        self.releases += 1
+
+
+class FakePose:
+    def __init__(self, scenario: Scenario) -> None:
+        self.scenario = scenario
+        self.calls = 0
+
+    def detect(self, image: np.ndarray, timestamp: float) -> PoseResult:
+        self.calls += 1
+        poses = self.scenario.poses(timestamp)
+        return PoseResult(poses, np.zeros((poses.shape[0], 33, 3)), (WIDTH, HEIGHT))
+
+    def close(self) -> None:
+        pass
+
+
+class FakeNotifier(ChainNotifier):
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+        self.delivered_by = "fake"
+
+    @property
+    def name(self) -> str:
+        return "fake"
+
+    def notify(self, title: str, message: str) -> None:
+        self.sent.append((title, message))
+
+
+def make_monitor(
+    tmp_path: Path, scenario: Scenario, **feed_args: object
+) -> tuple[Monitor, FakeFeed, FakeNotifier, History]:
+    feed = FakeFeed(scenario, **feed_args)  # type: ignore[arg-type]
+    notifier = FakeNotifier()
+    history = History(tmp_path / "history.sqlite3")
+    monitor = Monitor(
+        profile=make_profile(),
+        feed=feed,
+        pose_factory=lambda: FakePose(scenario),
+        notifier=notifier,
+        history=history,
+        clock=ReplayClock(0, start_wall_ms=1_700_000_000_000),
+        settings=MonitorSettings(),
+        episode_settings=Settings(),
+    )
+    return monitor, feed, notifier, history
+
+
+def rows(history_path: Path, sql: str) -> list[tuple[object, ...]]:
+    with sqlite3.connect(history_path) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def test_a_sustained_slouch_is_nudged_once_on_time_and_recorded(tmp_path: Path) -> None:
+    scenario = Scenario([Segment("upright", 60), Segment("slouch", 120), Segment("upright", 60)])
+    monitor, _, notifier, history = make_monitor(tmp_path, scenario)
+    summary = monitor.run()
+    history.close()
+    assert len(notifier.sent) == 1
+    title, message = notifier.sent[0]
+    assert title == "Posture check" and "Slouching" in message
+    assert summary.episodes == 1 and summary.nudges == {"slouch": 1}
+    db = tmp_path / "history.sqlite3"
+    ((nudge_ms, corrected),) = rows(db, "select t_ms, corrected_after_ms from nudges")
+    ((start_ms, end_ms, kind),) = rows(db, "select start_ms, end_ms, kind from episodes")
+    t0 = 1_700_000_000_000
+    # onset at 60 s (+ smoothing), nudged after slouch_after (30 s) within 3 s
+    assert 60_000 <= start_ms - t0 <= 64_000
+    assert 90_000 <= nudge_ms - t0 <= 93_000 + 3_000
+    assert kind == "slouch"
+    assert 180_000 <= end_ms - t0 <= 186_000
+    assert corrected is not None and abs((end_ms - nudge_ms) - corrected) < 1_000
+    (samples,) = rows(db, "select count(*) from samples")[0]
+    assert 80 <= samples <= 240  # every 1-2 s, not every frame of a camera
+
+
+def test_repeats_while_uncorrected_but_never_faster_than_the_cooldown(tmp_path: Path) -> None:
+    scenario = Scenario([Segment("upright", 30), Segment("slouch", 700)])
+    monitor, _, _, history = make_monitor(tmp_path, scenario)
+    monitor.run()
+    history.close()
+    times = [
+        r[0] for r in rows(tmp_path / "history.sqlite3", "select t_ms from nudges order by t_ms")
+    ]
+    assert len(times) == 3  # ~60 s, ~360 s, ~660 s
+    assert all(b - a >= 300_000 for a, b in itertools.pairwise(times))
+
+
+def test_glances_never_nudge(tmp_path: Path) -> None:
+    segments = []
+    for glance in (10, 20, 25, 15):
+        segments += [Segment("upright", 40), Segment("glance", glance)]
+    scenario = Scenario([*segments, Segment("upright", 40)])
+    monitor, _, notifier, history = make_monitor(tmp_path, scenario)
+    summary = monitor.run()
+    history.close()
+    assert notifier.sent == [] and summary.episodes == 0
+
+
+def test_camera_fault_backs_off_then_recovers(tmp_path: Path) -> None:
+    scenario = Scenario([Segment("upright", 200)])
+    monitor, feed, _, history = make_monitor(tmp_path, scenario, faults=(20.0, 100.0))
+    states = []
+    monitor.run()
+    history.close()
+    during = [t for t in feed.reads if 20 <= t < 100]
+    gaps = np.diff(during)
+    assert list(gaps[:4]) == [2.0, 4.0, 8.0, 16.0]  # back-off doubles ...
+    assert max(gaps) <= 60.0  # ... up to a minute
+    assert len(during) < 10  # never a busy loop
+    assert feed.releases >= 1
+    assert any(t >= 100 for t in feed.reads)  # resumed by itself
+    periods = rows(tmp_path / "history.sqlite3", "select kind, start_ms, end_ms from periods")
+    assert [p[0] for p in periods] == ["camera_fault"]
+    assert periods[0][2] is not None
+    del states
+
+
+def test_black_frames_are_a_camera_fault_in_the_status(tmp_path: Path) -> None:
+    scenario = Scenario([Segment("upright", 1000)])
+    monitor, feed, _, history = make_monitor(tmp_path, scenario, black=(10.0, 1000.0))
+    for _ in range(15):
+        interval = monitor.tick()
+        assert interval is not None
+        monitor.clock.sleep(interval, monitor.wake)
+    status = monitor.status()
+    history.close()
+    assert status["camera"].startswith("fault: the camera shows a blank picture (privacy shutter")
+    assert feed.releases >= 1
+
+
+def test_pause_releases_the_camera_and_snooze_silences(tmp_path: Path) -> None:
+    scenario = Scenario([Segment("upright", 20), Segment("slouch", 400)])
+    monitor, feed, notifier, history = make_monitor(tmp_path, scenario)
+    monitor.tick()
+    monitor.pause(100.0)
+    reads_before = len(feed.reads)
+    t = monitor.clock.now()
+    while monitor.clock.now() < t + 50:
+        interval = monitor.tick()
+        assert interval is not None
+        monitor.clock.sleep(interval, monitor.wake)
+    assert len(feed.reads) == reads_before  # no look while paused
+    assert feed.releases >= 1
+    assert monitor.status()["state"] == "paused"
+    assert monitor.status()["camera"] == "released (paused)"
+    monitor.snooze(1000.0)
+    monitor.run()
+    history.close()
+    assert notifier.sent == []  # slouched for minutes after the pause, but snoozed
+    assert monitor.summary.episodes == 1  # still measured
+    kinds = [r[0] for r in rows(tmp_path / "history.sqlite3", "select kind from periods")]
+    assert "pause" in kinds
+
+
+def test_unchanged_frames_skip_the_model(tmp_path: Path) -> None:
+    scenario = Scenario([Segment("upright", 100)])
+    monitor, feed, _, history = make_monitor(tmp_path, scenario)
+    feed.read = lambda t: Frame(t, PICTURES[0], "camera:fake", 0)  # type: ignore[method-assign]
+    for _ in range(40):
+        interval = monitor.tick()
+        assert interval is not None
+        monitor.clock.sleep(interval, monitor.wake)
+    history.close()
+    assert monitor.samples == 40
+    assert monitor.model_runs <= 40 * 2 / 30 + 2  # once per max_skip (30 s), not per look
+
+
+def test_policy_pieces() -> None:
+    settings = MonitorSettings()
+    picture = PICTURES[0]
+    noisy = np.clip(picture.astype(np.int16) + 1, 0, 255).astype(np.uint8)
+    assert unchanged(thumbnail(picture), thumbnail(noisy), settings.unchanged_threshold)
+    assert not unchanged(thumbnail(picture), thumbnail(PICTURES[1]), settings.unchanged_threshold)
+    assert not unchanged(None, thumbnail(picture), 1.5)
+
+    breaks = BreakTimer(MonitorSettings(break_after=3000, break_length=300))
+    assert breaks.on_sample(0, True) is None
+    assert breaks.on_sample(2999, True) is None
+    reminder = breaks.on_sample(3001, True)
+    assert reminder is not None and reminder.kind == "break" and "50 minutes" in reminder.message
+    assert breaks.on_sample(3100, True) is None  # not again at once
+    assert breaks.on_sample(3350, False) is None
+    assert breaks.on_sample(3400, True) is None  # back after 50 s: no break
+    assert breaks.on_sample(4001, True) is not None  # still seated: again 15 min later
+    breaks.on_sample(5000, False)
+    breaks.on_sample(5400, False)  # a real 400 s break
+    assert breaks.on_sample(5401, True) is None
+    assert breaks.seated_since == 5401
+    assert BreakTimer(MonitorSettings(break_reminder=False)).on_sample(9999, True) is None
+
+    nudger = Nudger(settings)
+    assert nudger.flag_stale() and not nudger.flag_stale()  # once
+
+
+def test_next_interval_follows_the_state() -> None:
+    from posture.episodes import Update
+
+    s = MonitorSettings()
+
+    def update(state: str) -> Update:
+        return Update(state, 0.0, 0.0, None, None, False)  # type: ignore[arg-type]
+
+    assert next_interval(update("upright"), s) == 2.0
+    assert next_interval(update("deviating"), s) == 1.0
+    assert next_interval(update("recovering"), s) == 1.0
+    assert next_interval(update("away"), s) == 5.0
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("30m", 1800), ("1h", 3600), ("2h", 7200), ("1h30m", 5400), ("90s", 90), ("15M", 900)],
+)
+def test_durations(text: str, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+def test_tomorrow_and_bad_durations() -> None:
+    now = datetime(2026, 11, 21, 22, 30).astimezone()
+    assert parse_duration("tomorrow", now=now) == 5400
+    for bad in ("", "soon", "0m", "-5m", "5 minutes"):
+        with pytest.raises(ValueError, match="duration"):
+            parse_duration(bad)
