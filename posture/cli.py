@@ -489,6 +489,50 @@ def notify_test() -> None:
     click.echo(f"notification sent via {notifier.delivered_by}")
 
 
+@cli.group()
+def history() -> None:
+    """The monitor's history: numbers only (verdicts, scores, episodes, nudges), never images.
+
+    \b
+    Example:
+      posture history prune --older-than 90
+    """
+
+
+@history.command("prune")
+@click.option(
+    "--older-than",
+    "days",
+    type=click.IntRange(min=0),
+    default=None,
+    metavar="DAYS",
+    help="Delete what is older than this many days (default: [monitor] retention_days, 365).",
+)
+def history_prune(days: int | None) -> None:
+    """Delete old history and shrink the file. The monitor also does this when it starts.
+
+    \b
+    Examples:
+      posture history prune
+      posture history prune --older-than 30
+    """
+    import time
+
+    from posture import paths
+    from posture.daemon import HISTORY_FILE
+    from posture.history import History
+
+    keep = days if days is not None else _load_config().monitor.retention_days
+    path = paths.folders().data / HISTORY_FILE
+    if not path.exists():
+        click.echo("no history yet: nothing to prune")
+        return
+    with History(path) as store:
+        counts = store.prune(int(time.time() * 1000) - keep * 86_400_000)
+    removed = ", ".join(f"{n} {table}" for table, n in counts.items() if n) or "nothing"
+    click.echo(f"pruned history older than {keep} days: removed {removed}")
+
+
 def _autostart_command() -> list[str]:
     return [sys.executable, "-m", "posture", "start"]
 

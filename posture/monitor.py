@@ -280,7 +280,6 @@ class Monitor:
         self._next_check_ms: int | None = None
         # Requests from the control thread, applied by the loop.
         self._paused_until: float | None = None  # monotonic; inf = until resumed
-        self._snooze_request: float | None = None
         # Loop-private state.
         self._backoff = 0.0
         self._fault_period: int | None = None
@@ -313,14 +312,15 @@ class Monitor:
     def resume(self) -> dict[str, Any]:
         with self._lock:
             self._paused_until = None
-            self._snooze_request = -math.inf
+            self.nudger.snooze(-math.inf)
         self.wake.set()
         return {"ok": True}
 
     def snooze(self, seconds: float) -> dict[str, Any]:
         with self._lock:
+            # A float the loop only reads: set here, seen at its next nudge decision.
             now = self.clock.now()
-            self._snooze_request = now + seconds
+            self.nudger.snooze(now + seconds)
             until = self._wall_of(now) + seconds * 1000
         return {"ok": True, "snoozed_until": _iso(until)}
 
@@ -426,9 +426,6 @@ class Monitor:
             paused_until = self._paused_until
             if paused_until is not None and t >= paused_until:
                 self._paused_until = paused_until = None
-            snooze, self._snooze_request = self._snooze_request, None
-        if snooze is not None:
-            self.nudger.snooze(snooze)
         if paused_until is not None:
             if self._pause_period is None:
                 self.feed.release()
