@@ -543,7 +543,7 @@ class Monitor:
         self._send(nudges, t, wall)
         if self.history is not None:
             self.history.maybe_flush(t)
-        return next_interval(update, self.settings)
+        return next_interval(update, self.settings, bad=judgment.verdict == "bad")
 
     def _on_episode_end(self, episode: Any) -> None:
         if self.history is not None and self._episode_row is not None:

@@ -41,10 +41,11 @@ class MonitorSettings:
     max_skip: float = 30.0
 
 
-def next_interval(update: Update, settings: MonitorSettings) -> float:
+def next_interval(update: Update, settings: MonitorSettings, *, bad: bool = False) -> float:
     """Slow while steady, faster while a deviation or recovery is being confirmed (so an
-    episode starts and ends on time), slow when nobody is there."""
-    if update.state in ("deviating", "recovering"):
+    episode starts and ends on time; `bad`: the last look was bad, so one may be starting),
+    slow when nobody is there."""
+    if update.state in ("deviating", "recovering") or (bad and update.state == "upright"):
         return settings.confirm_interval
     if update.state in ("away", "uncertain"):
         return settings.away_interval

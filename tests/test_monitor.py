@@ -268,6 +268,8 @@ def test_next_interval_follows_the_state() -> None:
     assert next_interval(update("deviating"), s) == 1.0
     assert next_interval(update("recovering"), s) == 1.0
     assert next_interval(update("away"), s) == 5.0
+    assert next_interval(update("upright"), s, bad=True) == 1.0  # a slouch may be starting
+    assert next_interval(update("slouching"), s, bad=True) == 2.0  # confirmed: no hurry
 
 
 @pytest.mark.parametrize(
