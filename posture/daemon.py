@@ -349,6 +349,12 @@ def format_status(status: dict[str, Any]) -> str:
         )
         + f", {status.get('episodes', 0)} episode(s), {status.get('nudges', 0)} nudge(s)"
     )
+    today = status.get("upright_percent_today")
+    lines.append(
+        "today        "
+        + (f"upright {today:.0f}% of the time seen" if today is not None else "nothing seen yet")
+        + f", {status.get('nudges_today', 0)} nudge(s)"
+    )
     lines.append(f"camera       {status.get('camera')} ({status.get('source')})")
     if status.get("paused_until"):
         until = status["paused_until"]

@@ -28,11 +28,13 @@ from posture.episodes import Settings, Update
 from posture.policy import (
     RECALIBRATE,
     BreakTimer,
+    DayTally,
     MonitorSettings,
     Nudge,
     Nudger,
     corrected_after,
     next_interval,
+    tally_rows,
     thumbnail,
     unchanged,
 )
@@ -236,6 +238,34 @@ def _iso(wall_ms: float | None) -> str | None:
     )
 
 
+def _local_day(wall_ms: int) -> str:
+    return datetime.fromtimestamp(wall_ms / 1000).date().isoformat()
+
+
+def _today_from(history: History, now_ms: int) -> DayTally:
+    """Today's figures from earlier sessions, so `status` speaks of the day, not the run."""
+    from posture.history import History as Store
+    from posture.history import HistoryError
+
+    day = _local_day(now_ms)
+    midnight = datetime.fromisoformat(day).astimezone()
+    since = int(midnight.timestamp() * 1000)
+    try:
+        conn = Store.open_readonly(history.path)
+    except HistoryError:
+        return DayTally()
+    try:
+        samples = conn.execute(
+            "select t_ms, verdict from samples where t_ms >= ? order by t_ms", (since,)
+        ).fetchall()
+        nudges = conn.execute(
+            "select count(*) from nudges where t_ms >= ? and kind != 'test'", (since,)
+        ).fetchone()[0]
+    finally:
+        conn.close()
+    return tally_rows(samples, int(nudges), day)
+
+
 class Monitor:
     def __init__(
         self,
@@ -267,6 +297,7 @@ class Monitor:
         self.nudger = Nudger(settings)
         self.breaks = BreakTimer(settings)
         self.summary = Summary()
+        self.today = DayTally()
         self.wake = threading.Event()
         self.stop = threading.Event()
         self._lock = threading.Lock()
@@ -336,6 +367,8 @@ class Monitor:
             snoozed_until = self.nudger.snoozed_until
             seconds = dict(self.summary.seconds)
             present = seconds.get("good", 0.0) + seconds.get("bad", 0.0)
+            day = _local_day(self.clock.wall_ms())
+            today = self.today.upright_percent(day)
             return {
                 "ok": True,
                 "state": "paused" if paused else (update.state if update else "starting"),
@@ -346,6 +379,8 @@ class Monitor:
                 if present
                 else None,
                 "seen_seconds": round(present),
+                "upright_percent_today": None if today is None else round(today, 1),
+                "nudges_today": self.today.nudges_on(day),
                 "nudges": sum(self.summary.nudges.values()),
                 "episodes": self.summary.episodes,
                 "camera": self._camera,
@@ -372,6 +407,7 @@ class Monitor:
         start_ms = self.clock.wall_ms()
         self.summary.started_ms = start_ms
         if self.history is not None:
+            self.today = _today_from(self.history, start_ms)
             self._session = self.history.start_session(
                 start_ms,
                 profile=self.profile.name,
@@ -502,6 +538,8 @@ class Monitor:
             if previous is not None:
                 dt = min(t - self._last_t, BACKOFF_MAX)
                 self.summary.seconds[previous] = self.summary.seconds.get(previous, 0.0) + dt
+                with self._lock:
+                    self.today.add_time(_local_day(wall), previous, dt)
         self._last_t = t
         with self._lock:
             self._update = update
@@ -561,6 +599,8 @@ class Monitor:
             self.notifier.notify(nudge.title, nudge.message)
             log.info("nudge (%s) via %s: %s", nudge.kind, self.notifier.name, nudge.message)
             self.summary.nudges[nudge.kind] = self.summary.nudges.get(nudge.kind, 0) + 1
+            with self._lock:
+                self.today.add_nudge(_local_day(wall))
             if self.history is not None and self._session is not None:
                 row = self.history.add_nudge(
                     self._session, wall, nudge.kind, nudge.message, self.notifier.name

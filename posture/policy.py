@@ -10,6 +10,7 @@ Times are seconds of a monotonic clock (simulated when a recording is replayed).
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -197,3 +198,46 @@ def unchanged(previous: np.ndarray | None, current: np.ndarray, threshold: float
     if previous is None or previous.shape != current.shape:
         return False
     return float(np.mean(np.abs(current - previous))) < threshold
+
+
+@dataclass
+class DayTally:
+    """Today's figures for `posture status`: seconds per verdict and nudges, since local
+    midnight. `day` is the local date the figures belong to; a new day starts afresh."""
+
+    day: str = ""
+    seconds: dict[str, float] | None = None
+    nudges: int = 0
+
+    def _roll(self, day: str) -> None:
+        if day != self.day:
+            self.day, self.seconds, self.nudges = day, {}, 0
+
+    def add_time(self, day: str, verdict: str, seconds: float) -> None:
+        self._roll(day)
+        assert self.seconds is not None
+        self.seconds[verdict] = self.seconds.get(verdict, 0.0) + seconds
+
+    def add_nudge(self, day: str) -> None:
+        self._roll(day)
+        self.nudges += 1
+
+    def upright_percent(self, day: str) -> float | None:
+        if day != self.day or not self.seconds:
+            return None
+        present = self.seconds.get("good", 0.0) + self.seconds.get("bad", 0.0)
+        return self.seconds.get("good", 0.0) / present * 100 if present else None
+
+    def nudges_on(self, day: str) -> int:
+        return self.nudges if day == self.day else 0
+
+
+def tally_rows(
+    samples: list[tuple[int, str]], nudges: int, day: str, *, max_gap_ms: int = 10_000
+) -> DayTally:
+    """A day's tally from history rows ((t_ms, verdict), in time order): each sample counts
+    until the next one, but never more than `max_gap_ms` (the monitor was not running)."""
+    tally = DayTally(day=day, seconds={}, nudges=nudges)
+    for (t, verdict), (t_next, _) in itertools.pairwise(samples):
+        tally.add_time(day, verdict, min(t_next - t, max_gap_ms) / 1000)
+    return tally

@@ -286,3 +286,33 @@ def test_tomorrow_and_bad_durations() -> None:
     for bad in ("", "soon", "0m", "-5m", "5 minutes"):
         with pytest.raises(ValueError, match="duration"):
             parse_duration(bad)
+
+
+def test_status_speaks_of_today_across_sessions(tmp_path: Path) -> None:
+    scenario = Scenario([Segment("upright", 60), Segment("slouch", 120), Segment("upright", 60)])
+    first, _, _, history = make_monitor(tmp_path, scenario)
+    first.run()
+    history.close()
+    assert first.status()["nudges_today"] == 1
+    second, _, _, history = make_monitor(tmp_path, Scenario([Segment("upright", 30)]))
+    second.run()
+    history.close()
+    status = second.status()
+    assert status["nudges_today"] == 1  # from the first session of the day
+    assert status["nudges"] == 0  # this session's own
+    # bad for the 120 s slouch of 240 s in the first session, upright for the 30 s of the
+    # second: about 150 of 270 s upright, time-weighted
+    assert 50 < status["upright_percent_today"] < 62
+
+
+def test_day_tally_rolls_over_at_midnight() -> None:
+    from posture.policy import DayTally, tally_rows
+
+    tally = tally_rows([(0, "good"), (2000, "bad"), (3000, "good"), (60_000, "good")], 2, "d1")
+    # 2 s good, 1 s bad, then a 57 s gap counted as at most 10 s of good
+    assert tally.seconds == {"good": 12.0, "bad": 1.0}
+    assert tally.upright_percent("d1") == pytest.approx(12 / 13 * 100)
+    assert tally.nudges_on("d1") == 2 and tally.nudges_on("d2") == 0
+    tally.add_time("d2", "bad", 5.0)
+    assert tally.upright_percent("d2") == 0.0 and tally.nudges_on("d2") == 0
+    assert DayTally().upright_percent("d1") is None
