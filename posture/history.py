@@ -46,7 +46,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
@@ -156,6 +156,11 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             "CREATE INDEX periods_session ON periods (session_id)",
         ),
     ),
+    (
+        2,
+        "samples: the problems found (space-separated), for time per problem in the report",
+        ("ALTER TABLE samples ADD COLUMN problems TEXT",),
+    ),
 )
 
 #: The schema version this code writes and reads.
@@ -165,8 +170,8 @@ _TABLES = ("sessions", "samples", "episodes", "nudges", "periods", "migrations")
 _CHILD_TABLES = ("samples", "episodes", "nudges", "periods")
 
 _INSERT_SAMPLE = (
-    f"INSERT INTO samples (session_id, t_ms, verdict, score, state, {', '.join(FEATURE_COLUMNS)})"
-    f" VALUES ({', '.join('?' * (5 + len(FEATURE_COLUMNS)))})"
+    "INSERT INTO samples (session_id, t_ms, verdict, score, state, problems, "
+    f"{', '.join(FEATURE_COLUMNS)}) VALUES ({', '.join('?' * (6 + len(FEATURE_COLUMNS)))})"
 )
 
 _Row = tuple[object, ...]
@@ -496,10 +501,12 @@ class History:
         score: float | None,
         state: str,
         features: Mapping[str, float | None],
+        problems: Sequence[str] = (),
     ) -> None:
         """Buffer one sample in memory; `maybe_flush`/`flush` write it.
 
-        Features not in `FEATURE_COLUMNS` are ignored; NaN (and None) become NULL."""
+        Features not in `FEATURE_COLUMNS` are ignored; NaN (and None) become NULL.
+        `problems` are the problems the sample was bad for (NULL when none)."""
         t_ms = _ms(t_ms, "t_ms")
         if verdict not in VERDICTS:
             raise ValueError(
@@ -508,7 +515,10 @@ class History:
         values = [_real(features.get(name)) for name in FEATURE_COLUMNS]
         with self._lock:
             session_id = self._check_session(session_id)
-            self._buffer.append((session_id, t_ms, verdict, _real(score), str(state), *values))
+            found = " ".join(problems) or None
+            self._buffer.append(
+                (session_id, t_ms, verdict, _real(score), str(state), found, *values)
+            )
             if len(self._buffer) >= _HARD_LIMIT:
                 self._flush()
 

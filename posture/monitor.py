@@ -554,7 +554,13 @@ class Monitor:
             )
             score = None if math.isnan(judgment.score) else judgment.score
             self.history.add_sample(
-                self._session, wall, judgment.verdict, score, update.state, values
+                self._session,
+                wall,
+                judgment.verdict,
+                score,
+                update.state,
+                values,
+                problems=judgment.bad_problems,
             )
         present = judgment.verdict in ("good", "bad")
         if judgment.verdict == "away":

@@ -5,7 +5,9 @@
 The footage is the bundled public-domain portrait (posture/samples/grace_hopper.jpg)
 warped by `posture.demo.slouched` along a script on a simulated clock (one repetition is
 about 20 minutes: upright with five glances down of 5-20 s, a 2-minute slouch, upright,
-2 minutes away, another 2-minute slouch, upright), at 640x480 and 10 frames a second.
+2 minutes away, another 2-minute slouch, upright), at 10 frames a second. A frame is
+640x480: a room made of the portrait's own background (flag, backdrop) with the warped
+portrait's top 480 rows in front of it at its own scale, or the room alone while away.
 Every distinct picture is pre-rendered, before any measurement, as 8 variants with
 independent sensor noise (±2 grey levels) encoded as JPEG (quality 85), as a webcam
 delivering MJPEG would send them. Frame i of the script uses variant i mod 8, so two
@@ -181,7 +183,7 @@ def key_of(level: float | None) -> int:
 
 def empty_room(portrait: np.ndarray) -> np.ndarray:
     """The portrait's background with nobody in front of it: its flag on the left, its
-    backdrop on the right (BGR, WIDTH x HEIGHT)."""
+    backdrop on the right (BGR, WIDTH x HEIGHT). The person sits in front of it."""
     import cv2
 
     flag_w = WIDTH * 35 // 100
@@ -216,15 +218,20 @@ def render_clip(script: Script, portrait: np.ndarray, shoulder_y: float, seed: i
     frames = round(script.total * FPS)
     keys = np.array([key_of(script.level(i / FPS)) for i in range(frames)], dtype=np.int16)
     rng = np.random.default_rng(seed)
+    room = empty_room(portrait)
     jpegs: dict[int, list[np.ndarray]] = {}
     for key in sorted({int(k) for k in keys}):
-        if key == AWAY_KEY:
-            clean = empty_room(portrait)
-        else:
-            # Warped at the portrait's own size, as the demo does (its DROP_PX is in
-            # those pixels), then scaled to the camera's picture.
+        clean = room.copy()
+        if key != AWAY_KEY:
+            # Warped at the portrait's own scale, as the demo does (its DROP_PX is in those
+            # pixels), and set into the room unscaled: its top 480 rows (head, shoulders,
+            # chest), centred. Stretched to 640x480 instead, the model loses the person at
+            # full slouch; shrunk to 480 rows high, the warp barely moves the features.
             warped = slouched(portrait, key / LEVEL_STEPS, shoulder_y) if key else portrait
-            clean = cv2.resize(warped, (WIDTH, HEIGHT), interpolation=cv2.INTER_AREA)
+            rows = min(HEIGHT, warped.shape[0])
+            cols = min(WIDTH, warped.shape[1])
+            left = (WIDTH - cols) // 2
+            clean[:rows, left : left + cols] = warped[:rows, :cols]
         variants = []
         for _ in range(VARIANTS):
             noise = rng.integers(-NOISE, NOISE + 1, size=clean.shape, dtype=np.int16)

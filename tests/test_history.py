@@ -92,13 +92,21 @@ def test_creates_schema_in_wal_mode_with_private_modes(db: Path) -> None:
         os.umask(old)
 
     assert query(db, "SELECT version, name FROM migrations")[0][0] == 1
-    assert [row[0] for row in query(db, "SELECT version FROM migrations")] == [1]
-    assert query(db, "PRAGMA user_version") == [(1,)]
-    assert SCHEMA_VERSION == 1
+    assert [row[0] for row in query(db, "SELECT version FROM migrations")] == [1, 2]
+    assert query(db, "PRAGMA user_version") == [(2,)]
+    assert SCHEMA_VERSION == 2
     tables = {row[0] for row in query(db, "SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"sessions", "samples", "episodes", "nudges", "periods", "migrations"} <= tables
     columns = [row[1] for row in query(db, "PRAGMA table_info(samples)")]
-    assert columns == ["session_id", "t_ms", "verdict", "score", "state", *FEATURE_COLUMNS]
+    assert columns == [
+        "session_id",
+        "t_ms",
+        "verdict",
+        "score",
+        "state",
+        *FEATURE_COLUMNS,
+        "problems",
+    ]
     assert not any("image" in c or "frame" in c for c in columns)
     # an index leads with the time column of every time-keyed table
     for table, column in [
@@ -123,7 +131,7 @@ def test_reopening_tightens_modes_and_does_not_migrate_again(db: Path) -> None:
         session(h)
     assert mode(db) == 0o600
     assert mode(db.parent) == 0o700
-    assert count(db, "migrations") == 1
+    assert count(db, "migrations") == 2  # each step once, not again
     assert count(db, "sessions") == 1
 
 
@@ -582,3 +590,37 @@ def test_a_killed_monitor_loses_at_most_flush_every_seconds(db: Path) -> None:
         h.add_sample(sid, last_written + 60_000, "good", 0.1, "upright", {})
     assert query(db, "PRAGMA integrity_check") == [("ok",)]
     assert count(db, "sessions") == 2
+
+
+def test_an_old_database_is_migrated_and_the_step_recorded(tmp_path: Path) -> None:
+    """A version-1 file (as the first monitor wrote it) gains the problems column."""
+    import sqlite3 as sq
+
+    from posture.history import MIGRATIONS
+
+    path = tmp_path / "old.sqlite3"
+    with sq.connect(path) as conn:
+        version, name, statements = MIGRATIONS[0]
+        for statement in statements:
+            conn.execute(statement)
+        conn.execute(
+            "INSERT INTO migrations (version, name, applied_ms) VALUES (?, ?, 0)", (version, name)
+        )
+        conn.execute("INSERT INTO sessions VALUES (1, 0, 5, 'default', 'camera:0', '{}')")
+        conn.execute(
+            "INSERT INTO samples (session_id, t_ms, verdict, state) "
+            "VALUES (1, 1, 'good', 'upright')"
+        )
+        conn.execute("PRAGMA user_version = 1")
+    with History(path) as store:
+        session = store.start_session(10, profile="default", source="camera:0", settings={})
+        store.add_sample(session, 11, "bad", 1.5, "deviating", {}, problems=["slouch", "too_close"])
+        store.flush()
+    with sq.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert [r[0] for r in conn.execute("SELECT version FROM migrations ORDER BY version")] == [
+            1,
+            2,
+        ]
+        rows = conn.execute("SELECT t_ms, verdict, problems FROM samples ORDER BY t_ms").fetchall()
+    assert rows == [(1, "good", None), (11, "bad", "slouch too_close")]
