@@ -236,6 +236,20 @@ def test_policy_pieces() -> None:
     assert unchanged(thumbnail(picture), thumbnail(noisy), settings.unchanged_threshold)
     assert not unchanged(thumbnail(picture), thumbnail(PICTURES[1]), settings.unchanged_threshold)
     assert not unchanged(None, thumbnail(picture), 1.5)
+    # a webcam's sensor noise (here +-3 grey levels per pixel) is not a change ...
+    smooth = np.full((HEIGHT, WIDTH, 3), 120, np.uint8)
+    smooth[100:380, 200:440] = 60  # a dark figure on a plain wall
+    rng = np.random.default_rng(1)
+
+    def noisy_copy() -> np.ndarray:
+        return np.clip(smooth + rng.integers(-3, 4, smooth.shape), 0, 255).astype(np.uint8)
+
+    assert unchanged(thumbnail(noisy_copy()), thumbnail(noisy_copy()), 1.5)
+    # ... but the figure moving down by 5% of the picture is
+    moved = np.full_like(smooth, 120)
+    moved[124:404, 200:440] = 60
+    assert not unchanged(thumbnail(smooth), thumbnail(moved), 1.5)
+    assert thumbnail(smooth).shape == (30, 40)
 
     breaks = BreakTimer(MonitorSettings(break_after=3000, break_length=300))
     assert breaks.on_sample(0, True) is None
