@@ -494,7 +494,11 @@ def notify_test() -> None:
 @click.option("--today", is_flag=True, help="Today, from local midnight.")
 @click.option("--yesterday", is_flag=True, help="Yesterday.")
 @click.option(
-    "--days", type=click.IntRange(1, 3660), default=None, metavar="N", help="The last N days."
+    "--days",
+    type=click.IntRange(1, 3660),
+    default=None,
+    metavar="N",
+    help="Today and the N-1 days before.",
 )
 @click.option(
     "--since",
