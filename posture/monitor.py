@@ -25,6 +25,7 @@ import numpy as np
 from posture import features
 from posture.calibrate import BLANK_STD
 from posture.episodes import Settings, Update
+from posture.history import FEATURE_COLUMNS
 from posture.policy import (
     RECALIBRATE,
     BreakTimer,
@@ -50,17 +51,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("posture")
 
 #: Features kept with every sample in the history (numbers only, never a picture).
-HISTORY_FEATURES = (
-    "head_height",
-    "ear_height",
-    "shoulder_width",
-    "face_width",
-    "head_pitch",
-    "head_roll",
-    "shoulder_tilt",
-    "head_offset",
-    "neck_inclination",
-)
+HISTORY_FEATURES = FEATURE_COLUMNS
 _HISTORY_COLUMNS = np.array([features.index(n) for n in HISTORY_FEATURES])
 BACKOFF_FIRST = 2.0
 BACKOFF_MAX = 60.0

@@ -37,7 +37,6 @@ from __future__ import annotations
 import argparse
 import bisect
 import math
-import os
 import platform
 import statistics
 import tempfile
@@ -50,6 +49,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+from machine import describe  # scripts/machine.py: the script's folder is on sys.path
 
 from posture.calibrate import FrameStats, calibrate, frame_brightness
 from posture.episodes import Settings
@@ -77,16 +77,6 @@ GLANCES = ((60.0, 8.0), (150.0, 15.0), (240.0, 5.0), (330.0, 20.0), (420.0, 12.0
 #: The continuous loop's slice: from the last glance through the first slouch.
 SLICE_START = 420.0
 RSS_GROWTH_TARGET_MB = 5.0
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def rss_mb() -> float:
@@ -479,7 +469,7 @@ def main() -> None:
     from posture.samples import GRACE_HOPPER
 
     native_log.request_quiet()  # MediaPipe's own log lines would bury the figures
-    print(f"machine: {cpu_name()}, {os.cpu_count()} cores, {platform.machine()}")
+    print(describe())
     print(
         f"python {platform.python_version()}, mediapipe {mediapipe.__version__}, "
         f"opencv {cv2.__version__}, numpy {np.__version__}"

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import platform
 import statistics
 import subprocess
@@ -25,16 +24,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
+from machine import describe  # scripts/machine.py: the script's folder is on sys.path
 
 
 def sample_frame() -> np.ndarray:
@@ -160,7 +150,7 @@ def main() -> None:
     from posture import native_log
 
     native_log.request_quiet()  # MediaPipe's own log lines would bury the figures
-    print(f"machine: {cpu_name()}, {os.cpu_count()} cores, {platform.machine()}")
+    print(describe())
     print(f"python {platform.python_version()}, numpy {np.__version__}")
     frame = sample_frame()
     model = bench_model(frame, args.frames)

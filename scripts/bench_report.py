@@ -36,6 +36,7 @@ from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
 
 import numpy as np
+from machine import describe  # scripts/machine.py: the script's folder is on sys.path
 
 from posture.history import FEATURE_COLUMNS, History
 
@@ -48,16 +49,6 @@ _SAMPLE_SQL = (
     f"{', '.join(FEATURE_COLUMNS)}) VALUES ({', '.join('?' * (6 + len(FEATURE_COLUMNS)))})"
 )
 _SLOUCH_PROBLEMS = ("slouch", "slouch", "slouch", "slouch too_close", "leaning", "head_tilt")
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def _ms(day: date, hour: int, tz: tzinfo) -> int:
@@ -293,7 +284,7 @@ def main() -> None:
             check=True,
         )
 
-    print(f"machine: {cpu_name()}, {os.cpu_count()} cores, {platform.machine()}")
+    print(describe())
     print(
         f"python {platform.python_version()}, numpy {np.__version__}, "
         f"SQLite {sqlite3.sqlite_version}; time zone {tz_name}"
