@@ -528,8 +528,8 @@ class Monitor:
             )
             if previous is not None:
                 dt = min(t - self._last_t, BACKOFF_MAX)
-                self.summary.seconds[previous] = self.summary.seconds.get(previous, 0.0) + dt
-                with self._lock:
+                with self._lock:  # `status()` reads both from the control thread
+                    self.summary.seconds[previous] = self.summary.seconds.get(previous, 0.0) + dt
                     self.today.add_time(_local_day(wall), previous, dt)
         self._last_t = t
         with self._lock:
@@ -595,8 +595,8 @@ class Monitor:
         for nudge in nudges:
             self.notifier.notify(nudge.title, nudge.message)
             log.info("nudge (%s) via %s: %s", nudge.kind, self.notifier.name, nudge.message)
-            self.summary.nudges[nudge.kind] = self.summary.nudges.get(nudge.kind, 0) + 1
             with self._lock:
+                self.summary.nudges[nudge.kind] = self.summary.nudges.get(nudge.kind, 0) + 1
                 self.today.add_nudge(_local_day(wall))
             if self.history is not None and self._session is not None:
                 row = self.history.add_nudge(
