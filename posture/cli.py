@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from posture import __version__
+from posture import __version__, native_log
 from posture.errors import PostureError
 
 #: Kept here rather than imported, so `--help` needs no other module.
@@ -25,6 +25,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except PostureError as err:
+            native_log.reported(str(err))  # its native copy, if any, is not shown again
             click.echo(f"posture: error: {err}", err=True)
             ctx.exit(err.exit_code)
         except KeyboardInterrupt:
@@ -271,8 +272,6 @@ def main() -> None:
     """The console script. Quieting native logs is decided here, not in the group callback,
     because it rewires the process's stderr: an in-process test runner must not get that."""
     if not _wants_verbose(sys.argv[1:]):
-        from posture import native_log
-
         native_log.request_quiet()
     cli(prog_name="posture")
 

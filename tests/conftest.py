@@ -57,3 +57,10 @@ def run_posture(
         timeout=timeout,
         check=False,
     )
+
+
+def foreign_lines(stderr: str) -> list[str]:
+    """The lines of a posture process's stderr that posture did not write itself: every
+    line posture writes starts with "posture" (its errors, log lines and the demo's
+    narration); anything else is a native library's (or a Python warning)."""
+    return [line for line in stderr.splitlines() if line and not line.startswith("posture")]

@@ -165,25 +165,6 @@ def test_verbose_lets_native_logs_through(grace_hopper: Path) -> None:
     assert "Exception ignored" not in loud.stderr  # the landmarker was closed explicitly
 
 
-@pytest.mark.parametrize(
-    ("line", "noise"),
-    [
-        (b"W0000 00:00:1795251820.223941    8865 inference_feedback_manager.cc:121] x\n", True),
-        (b"I1121 09:00:01.5 12 gl_context.cc:357] GL version\n", True),
-        (b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n", True),
-        (
-            b"WARNING: Logging before InitGoogle() is written to STDERRW0000 00:00:1.2 3 a.cc:1]\n",
-            True,
-        ),
-        (b"E0000 00:00:1795251820.2 8865 calculator_graph.cc:12] real failure\n", False),
-        (b"F1121 09:00:01.5 12 check.cc:1] Check failed\n", False),
-        (b"posture: error: something\n", False),
-    ],
-)
-def test_native_noise_filter_keeps_errors(line: bytes, noise: bool) -> None:
-    assert native_log.is_noise(line) is noise
-
-
 def test_progress_bar_on_a_terminal_for_long_inputs(grace_hopper: Path, tmp_path: Path) -> None:
     import os
     import pty
