@@ -47,9 +47,16 @@ def cli(ctx: click.Context, verbose: bool) -> None:
     """Watch your posture through the webcam, privately, for nearly no CPU.
 
     \b
-    Examples:
-      posture analyze photo.jpg            features of one photograph
-      posture analyze 0 --max-frames 20    twenty frames from the first webcam
+    Examples, every day:
+      posture calibrate          once per desk: sit upright, look at the screen
+      posture start              the monitor in the background (autostart enable: at login)
+      posture status             what it sees now, and today's upright share
+      posture pause --for 1h     camera off for an hour (resume: at once)
+      posture report             the latest session; --today, --days 7, --open
+    \b
+    Examples, to try it out:
+      posture demo               the whole product on a made-up clip, no webcam needed
+      posture analyze photo.jpg  the posture features of one photograph
     """
     ctx.obj = {"verbose": verbose}
 

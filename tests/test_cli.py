@@ -37,6 +37,14 @@ def test_every_command_has_help_with_an_example(path: tuple[str, ...]) -> None:
     assert "Example" in result.output, f"`posture {' '.join(path)} --help` shows no example"
 
 
+def test_top_level_help_shows_the_everyday_commands() -> None:
+    result = CliRunner().invoke(cli, ["--help"])
+    assert result.exit_code == 0, result.output
+    examples = result.output.split("Options:")[0]
+    for command in ("calibrate", "start", "status", "pause", "report", "demo"):
+        assert f"  posture {command}" in examples, command
+
+
 def test_help_and_version_do_not_import_mediapipe_or_opencv() -> None:
     code = (
         "import sys\n"
