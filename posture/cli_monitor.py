@@ -4,6 +4,7 @@ notify-test, and autostart. Registered on the `posture` group by `posture.cli`."
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -210,18 +211,44 @@ def snooze(duration: str) -> None:
     show_default=True,
     help="Times real time (0 = as fast as possible).",
 )
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the demo's HTML report here (default: a new file in the temporary folder).",
+)
+@click.option("--open", "open_browser", is_flag=True, help="Open the HTML report in the browser.")
 @click.pass_context
-def demo(ctx: click.Context, speed: float) -> None:
+def demo(ctx: click.Context, speed: float, output: Path | None, open_browser: bool) -> None:
     """See the monitor work without a webcam: a made-up slouching clip, calibrated,
-    watched, nudged, summed up; in a throwaway folder.
+    watched, nudged (a real desktop notification), summed up in the report; all in a
+    throwaway folder, so your own history is never touched.
 
     \b
-    Example:
+    Examples:
       posture demo
+      posture demo --open                  and show the HTML report in the browser
+      posture demo --speed 0 -o demo.html  as fast as possible, the report in demo.html
     """
-    from posture.demo import run_demo
+    from posture.demo import how_to_open, run_demo
+    from posture.report import can_draw
 
-    click.echo(run_demo(speed=speed, verbose=ctx.obj["verbose"]))
+    result = run_demo(
+        speed=speed, output=output, unicode=can_draw(sys.stdout), verbose=ctx.obj["verbose"]
+    )
+    click.echo(result.summary)
+    click.echo()
+    click.echo(result.report, nl=False)
+    click.echo()
+    click.echo(f"The HTML report of this session: {result.html}")
+    if open_browser:
+        import webbrowser
+
+        if webbrowser.open(result.html.resolve().as_uri()):
+            return
+        click.echo("No browser could be started.", err=True)
+    click.echo(f"Open it in a browser: {how_to_open(result.html)}")
 
 
 @cli.command("notify-test")

@@ -2,16 +2,22 @@
 
 It makes a short clip from the bundled public-domain portrait (posture/samples), with the
 head sinking and coming forward for a while, calibrates on the upright part, runs the
-real monitor over the clip on a simulated clock in a throwaway POSTURE_HOME, shows the
-nudge it sends, and prints the session summary. Nothing of the user's is read or written.
+real monitor over the clip on a simulated clock in a throwaway POSTURE_HOME, sends the
+nudge through the real notification chain (a desktop notification where there is a
+desktop), prints the session summary and the session's report, and writes the HTML report
+to a file it names. Nothing of the user's is read or written: the demo's history goes away
+with its folder, and the HTML report is a new file (in the temporary folder unless told).
 """
 
 from __future__ import annotations
 
 import os
+import shlex
+import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -137,22 +143,62 @@ def shoulder_line(portrait: Path) -> float:
     return float(row[features.index("shoulder_y")] * frame.image.shape[0])
 
 
-def run_demo(*, speed: float, verbose: bool = False) -> str:
-    """The demo from start to end; returns the session summary line."""
+def new_report_file(output: Path | None) -> Path:
+    """Where the demo's HTML report goes: `output`, or a new private file in the
+    temporary folder (never one that exists: nothing of the user's is overwritten)."""
+    if output is not None:
+        return output
+    fd, name = tempfile.mkstemp(prefix="posture-demo-report-", suffix=".html")
+    os.close(fd)
+    return Path(name)
+
+
+def how_to_open(path: Path) -> str:
+    """The command that opens a file in the default browser on this platform."""
+    if sys.platform == "darwin":
+        return f"open {shlex.quote(str(path))}"
+    if os.name == "nt":
+        return f'start "" "{path}"'
+    return f"xdg-open {shlex.quote(str(path))}"
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    summary: str
+    report: str
+    html: Path
+
+
+def run_demo(
+    *, speed: float, output: Path | None = None, unicode: bool = True, verbose: bool = False
+) -> DemoResult:
+    """The demo from start to end: the session summary line, the terminal report of the
+    demo session (read back from the demo's own history), and the HTML report's file."""
     import click
 
     from posture.calibrate_cli import run_calibrate
     from posture.config import Config
     from posture.daemon import RunOptions, run_monitor
+    from posture.report import (
+        Choice,
+        history_path,
+        local_zone,
+        make_report,
+        now_ms,
+        render,
+        write_private,
+    )
     from posture.samples import GRACE_HOPPER
 
     config = Config()  # the defaults: the demo's home is empty
     seconds = sum(s for s, _ in SCRIPT)
+    pace = f"at {speed:g}x speed" if speed > 0 else "as fast as the machine can"
+    tz_name, tz = local_zone()
     with private_home(), tempfile.TemporaryDirectory(prefix="posture-clip-") as tmp:
         folder = Path(tmp)
         click.echo(
             f"posture demo: a {seconds:.0f} s clip of someone who slouches for "
-            f"{SCRIPT[2][0]:.0f} s, watched at {speed:g}x speed in a throwaway folder",
+            f"{SCRIPT[2][0]:.0f} s, watched {pace} in a throwaway folder",
             err=True,
         )
         shoulder = shoulder_line(GRACE_HOPPER)
@@ -170,4 +216,10 @@ def run_demo(*, speed: float, verbose: bool = False) -> str:
         summary = run_monitor(
             config, RunOptions(source=str(clip), speed=speed, verbose=verbose), to_stderr=True
         )
-    return summary.text()
+        report = make_report(
+            history_path(), Choice(), now_ms=now_ms(), tz_name=tz_name, tz=tz, running=False
+        )
+        html = new_report_file(output)
+        write_private(html, render(report, "html"))
+        text = render(report, "text", unicode=unicode)
+    return DemoResult(summary=summary.text(), report=text, html=html)
