@@ -9,12 +9,12 @@ milliseconds here.
 The rules, each a function below:
 
 Time of a sample (`durations`)
-    A sample counts from its time until the next sample of its session, at most
+    `posture.tally`'s rule, the one the monitor's summary and `posture status` use too:
+    a sample counts from its time until the next sample of its session, at most
     `MAX_GAP_MS` (10 s: longer, and the monitor was not looking), and never past the
-    start of a pause (the user told posture to stop looking). The last sample of a
-    session counts nothing. This is `posture.policy.tally_rows`' rule (which `posture
-    status` uses), plus the pause cut. A sample belongs wholly to the period, hour and day
-    in which it was taken (so at most 10 s sit on the wrong side of a boundary).
+    start of a pause or a camera fault of its session (posture stopped looking). The
+    last sample of a session counts nothing. A sample belongs wholly to the period, hour
+    and day in which it was taken (so at most 10 s sit on the wrong side of a boundary).
 
 Verdicts
     ``good`` is upright, ``bad`` a slouch (any problem), ``away`` and ``uncertain`` are
@@ -74,6 +74,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from posture import tally
 from posture.judgment import PROBLEMS
 
 __all__ = [
@@ -131,7 +132,7 @@ GOOD, BAD, AWAY, UNCERTAIN = range(4)
 BAND_KINDS: tuple[str, ...] = ("upright", "slouch", "away", "paused")
 _BAND_OF = np.array([0, 1, 2, 2], dtype=np.int64)
 
-MAX_GAP_MS = 10_000
+MAX_GAP_MS = tally.MAX_SAMPLE_MS
 BREAK_MS = 300_000
 FOLLOWED_MS = 60_000
 WORST_HOUR_MIN_S = 600.0
@@ -350,24 +351,20 @@ class Report:
 
 
 def durations(
-    samples: Samples, pause_starts: Sequence[int] | I64 = (), *, max_gap_ms: int = MAX_GAP_MS
+    samples: Samples, periods: Iterable[PeriodRow] = (), *, max_gap_ms: int = MAX_GAP_MS
 ) -> I64:
-    """Milliseconds each sample counts: until the next sample of its session, at most
-    `max_gap_ms`, never past the next pause start; 0 for a session's last sample."""
-    t = samples.t_ms
-    dt = np.zeros(len(t), dtype=np.int64)
-    if len(t) < 2:
-        return dt
-    step = np.minimum(t[1:] - t[:-1], max_gap_ms)
-    starts = np.sort(_i64(pause_starts))
-    if len(starts):
-        k = np.searchsorted(starts, t[:-1], side="right")
-        later = k < len(starts)
-        cut = np.where(later, starts[np.minimum(k, len(starts) - 1)] - t[:-1], max_gap_ms)
-        step = np.minimum(step, cut)
-    same = samples.session[1:] == samples.session[:-1]
-    dt[:-1] = np.where(same, np.maximum(step, 0), 0)
-    return dt
+    """Milliseconds each sample counts (`posture.tally.sample_ms`): until the next
+    sample of its session, at most `max_gap_ms`, never past the start of a pause or a
+    camera fault of its session (`periods` of other kinds are ignored); 0 for a
+    session's last sample."""
+    stops = [p for p in periods if p.kind in tally.STOPS]
+    return tally.sample_ms(
+        samples.t_ms,
+        samples.session,
+        [p.start_ms for p in stops],
+        [p.session_id for p in stops],
+        max_ms=max_gap_ms,
+    )
 
 
 def verdict_seconds(verdict: U8, dt: I64) -> dict[str, float]:
@@ -715,8 +712,7 @@ def session_shares(rows: Rows, now_ms: int) -> dict[int, float | None]:
     """The upright share of each session that has samples in `rows` (with the same
     sample times as `build_report`)."""
     samples = rows.samples.ordered()
-    pauses = resolve_periods(rows.periods, rows.sessions, now_ms, "pause")
-    dt = durations(samples, [start for start, _ in pauses])
+    dt = durations(samples, rows.periods)
     ids, inverse = _groups(samples.session)
     present, upright = seen_time(samples.verdict, dt)
     p = _sums(inverse, present, len(ids))
@@ -751,11 +747,10 @@ def build_report(
     def own(row_session: int) -> bool:
         return session_id is None or row_session == session_id
 
-    pauses = resolve_periods(rows.periods, sessions, now_ms, "pause")
     own_pauses = resolve_periods(
         [p for p in rows.periods if own(p.session_id)], sessions, now_ms, "pause"
     )
-    dt = durations(samples, [start for start, _ in pauses])
+    dt = durations(samples, rows.periods)
     t, verdict = samples.t_ms, samples.verdict
     inside = (t >= since_ms) & (t < until_ms)
     if session_id is not None:

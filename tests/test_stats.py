@@ -92,7 +92,8 @@ def test_a_sample_counts_until_the_next_at_most_ten_seconds_and_not_into_a_pause
     data = samples(rows)
     assert stats.durations(data).tolist() == [2000, 2000, 10000, 0, 2000, 0]
     # a pause from 5 s: the sample at 4 s counts 1 s
-    assert stats.durations(data, [5 * S]).tolist() == [2000, 2000, 1000, 0, 2000, 0]
+    pause = PeriodRow(1, "pause", 5 * S, None)
+    assert stats.durations(data, [pause]).tolist() == [2000, 2000, 1000, 0, 2000, 0]
 
 
 def test_seconds_per_verdict_and_per_problem() -> None:
@@ -409,7 +410,8 @@ def test_a_session_still_running() -> None:
     h = lambda m, s=0: ms(2026, 11, 20, 10, m, s)  # noqa: E731
     r = report(running_rows(True), h(0), h(20), now=h(20))
     assert r.running
-    assert (r.monitored_s, r.upright_s, r.present_s) == (600.0, 300.0, 600.0)
+    # the last sample (10:10:00) counts until the pause began, 5 s later
+    assert (r.monitored_s, r.upright_s, r.present_s) == (605.0, 300.0, 605.0)
     assert r.episodes == (EpisodeRow(h(5), h(10), "slouch", 1.5),)
     assert r.paused_s == 595.0
     assert r.bands[-1] == Band(h(10, 5), h(20), "paused")
@@ -424,7 +426,7 @@ def test_a_crashed_session() -> None:
     assert r.episodes == (EpisodeRow(h(5), h(10), "slouch", 1.5),)
     assert r.paused_s == 0.0  # the pause began after the last sample
     assert [b.kind for b in r.bands] == ["upright", "slouch"]
-    assert r.bands[-1].end_ms == h(10)
+    assert r.bands[-1].end_ms == h(10, 5)  # the last sample counts until the pause began
 
 
 def test_an_empty_period() -> None:
@@ -473,3 +475,19 @@ def test_upright_share_per_session() -> None:
     data = Rows(samples(rows), sessions=(SessionRow(1, 0, 90 * S), SessionRow(2, 200 * S, 230 * S)))
     # session 1: 60 s good, 20 s bad (its last sample counts nothing)
     assert stats.session_shares(data, 0) == {1: pytest.approx(0.75), 2: None}
+
+
+def test_a_camera_fault_ends_a_samples_time_like_a_pause() -> None:
+    h = lambda m, s=0: ms(2026, 11, 20, 10, m, s)  # noqa: E731
+    rows = run(1, h(0), h(1), "good") + run(1, h(3), h(4), "good")  # 6 + 6 samples
+    sessions = (SessionRow(1, h(0), h(4)),)
+    # without a period the sample at 10:00:50 runs on for 10 s into the gap ...
+    plain = report(Rows(samples(rows), sessions), h(0), h(5))
+    assert plain.monitored_s == 60 + 50
+    # ... a camera fault from 10:00:52 (the next look found no picture) ends it there
+    fault = (PeriodRow(1, "camera_fault", h(0, 52), h(3)),)
+    r = report(Rows(samples(rows), sessions, periods=fault), h(0), h(5))
+    assert (r.monitored_s, r.upright_s, r.paused_s) == (52 + 50, 52 + 50, 0.0)
+    # another session's fault changes nothing
+    other = (PeriodRow(2, "camera_fault", h(0, 52), h(3)),)
+    assert report(Rows(samples(rows), sessions, periods=other), h(0), h(5)).monitored_s == 110
