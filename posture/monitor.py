@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from posture import features
+from posture import features, tally
 from posture.calibrate import BLANK_STD
 from posture.episodes import Settings, Update
 from posture.history import FEATURE_COLUMNS
@@ -245,16 +245,30 @@ def _today_from(history: History, now_ms: int) -> DayTally:
         conn = Store.open_readonly(history.path)
     except HistoryError:
         return DayTally()
+    stop_kinds = ", ".join("?" * len(tally.STOPS))
     try:
-        samples = conn.execute(
-            "select t_ms, verdict from samples where t_ms >= ? order by t_ms", (since,)
+        rows = conn.execute(
+            "select session_id, t_ms, verdict from samples where t_ms >= ?"
+            " order by session_id, t_ms",
+            (since,),
+        ).fetchall()
+        stops = conn.execute(
+            f"select session_id, start_ms from periods where start_ms >= ?"
+            f" and kind in ({stop_kinds})",
+            (since, *tally.STOPS),
         ).fetchall()
         nudges = conn.execute(
             "select count(*) from nudges where t_ms >= ? and kind != 'test'", (since,)
         ).fetchone()[0]
     finally:
         conn.close()
-    return tally_rows(samples, int(nudges), day)
+    return tally_rows(
+        [(t, verdict) for _, t, verdict in rows],
+        int(nudges),
+        day,
+        sessions=[sid for sid, _, _ in rows],
+        stops=stops,
+    )
 
 
 class Monitor:

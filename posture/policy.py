@@ -10,12 +10,13 @@ Times are seconds of a monotonic clock (simulated when a recording is replayed).
 
 from __future__ import annotations
 
-import itertools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from posture import tally
 from posture.episodes import Episode, Update
 from posture.judgment import PROBLEM_TEXT
 
@@ -243,11 +244,28 @@ class DayTally:
 
 
 def tally_rows(
-    samples: list[tuple[int, str]], nudges: int, day: str, *, max_gap_ms: int = 10_000
+    samples: Sequence[tuple[int, str]],
+    nudges: int,
+    day: str,
+    *,
+    sessions: Sequence[int] | None = None,
+    stops: Sequence[tuple[int, int]] = (),
+    max_gap_ms: int = tally.MAX_SAMPLE_MS,
 ) -> DayTally:
-    """A day's tally from history rows ((t_ms, verdict), in time order): each sample counts
-    until the next one, but never more than `max_gap_ms` (the monitor was not running)."""
-    tally = DayTally(day=day, seconds={}, nudges=nudges)
-    for (t, verdict), (t_next, _) in itertools.pairwise(samples):
-        tally.add_time(day, verdict, min(t_next - t, max_gap_ms) / 1000)
-    return tally
+    """A day's tally from history rows ((t_ms, verdict), ordered by session, then time):
+    each sample counts as `posture.tally.sample_ms` says (until the next one of its
+    session, at most `max_gap_ms`, never past a pause or camera fault).
+
+    `sessions`: each row's session (None: all of one); `stops`: (session, start_ms) of
+    the pauses and camera faults."""
+    ms = tally.sample_ms(
+        [t for t, _ in samples],
+        [0] * len(samples) if sessions is None else sessions,
+        [t for _, t in stops],
+        [sid for sid, _ in stops],
+        max_ms=max_gap_ms,
+    )
+    result = DayTally(day=day, seconds={}, nudges=nudges)
+    for (_, verdict), counted in zip(samples, ms.tolist(), strict=True):
+        result.add_time(day, verdict, counted / 1000)
+    return result

@@ -330,3 +330,14 @@ def test_day_tally_rolls_over_at_midnight() -> None:
     tally.add_time("d2", "bad", 5.0)
     assert tally.upright_percent("d2") == 0.0 and tally.nudges_on("d2") == 0
     assert DayTally().upright_percent("d1") is None
+
+
+def test_day_tally_counts_each_session_apart_and_stops_at_pauses() -> None:
+    from posture.policy import tally_rows
+
+    rows = [(0, "good"), (2000, "good"), (5000, "bad"), (6000, "good")]
+    # session 1: 2 s, then its last sample until its pause at 3 s: 1 s; session 2: 1 s
+    # bad, then its last sample (not 10 s on into another session, nor into the pause)
+    tally = tally_rows(rows, 0, "d1", sessions=[1, 1, 2, 2], stops=[(1, 3000)])
+    assert tally.seconds == {"good": 3.0, "bad": 1.0}
+    assert tally_rows(rows, 0, "d1").seconds == {"good": 5.0, "bad": 1.0}  # one session
