@@ -198,7 +198,8 @@ class Summary:
 
     started_ms: int = 0
     ended_ms: int = 0
-    seconds: dict[str, float] = field(default_factory=dict)  # per verdict, time-weighted
+    #: per verdict, each sample counted as `posture.tally` says (as the report counts)
+    seconds: dict[str, float] = field(default_factory=dict)
     episodes: int = 0
     nudges: dict[str, int] = field(default_factory=dict)
 
@@ -206,13 +207,17 @@ class Summary:
     def present(self) -> float:
         return self.seconds.get("good", 0.0) + self.seconds.get("bad", 0.0)
 
+    @property
+    def monitored(self) -> float:
+        """Time covered by samples, whatever their verdict (pauses and faults are not)."""
+        return sum(self.seconds.values())
+
     def text(self) -> str:
-        total = (self.ended_ms - self.started_ms) / 1000
         upright = self.seconds.get("good", 0.0) / self.present * 100 if self.present else 0.0
         nudges = sum(self.nudges.values())
         kinds = ", ".join(f"{n} {k}" for k, n in sorted(self.nudges.items()))
         return (
-            f"session: {timedelta(seconds=round(total))} monitored, "
+            f"session: {timedelta(seconds=round(self.monitored))} monitored, "
             f"{timedelta(seconds=round(self.present))} seen at the desk, upright "
             f"{upright:.0f}% of it; {self.episodes} slouch episode(s); "
             f"{nudges} nudge(s){f' ({kinds})' if kinds else ''}"
@@ -328,6 +333,7 @@ class Monitor:
         self._last_aspect = 1.0
         self._last_model_t = -math.inf
         self._last_t: float | None = None
+        self._uncounted: tuple[int, str] | None = None  # (wall ms, verdict) of the last sample
         self._checked_setup = False
         self.model_runs = 0
         self.samples = 0
@@ -374,6 +380,7 @@ class Monitor:
             present = seconds.get("good", 0.0) + seconds.get("bad", 0.0)
             day = _local_day(self.clock.wall_ms())
             today = self.today.upright_percent(day)
+            today_s = self.today.seconds_on(day)
             return {
                 "ok": True,
                 "state": "paused" if paused else (update.state if update else "starting"),
@@ -384,7 +391,12 @@ class Monitor:
                 if present
                 else None,
                 "seen_seconds": round(present),
+                "upright_seconds": round(seconds.get("good", 0.0), 3),
+                "monitored_seconds": round(sum(seconds.values()), 3),
                 "upright_percent_today": None if today is None else round(today, 1),
+                "seen_seconds_today": round(today_s.get("good", 0.0) + today_s.get("bad", 0.0), 3),
+                "upright_seconds_today": round(today_s.get("good", 0.0), 3),
+                "monitored_seconds_today": round(sum(today_s.values()), 3),
                 "nudges_today": self.today.nudges_on(day),
                 "nudges": sum(self.summary.nudges.values()),
                 "episodes": self.summary.episodes,
@@ -469,6 +481,7 @@ class Monitor:
                 self._paused_until = paused_until = None
         if paused_until is not None:
             if self._pause_period is None:
+                self._count_last(wall, stop=True)
                 self.feed.release()
                 log.info("paused; camera released")
                 self._open_period("_pause_period", "pause", wall)
@@ -505,6 +518,7 @@ class Monitor:
         return self._observe(t, wall, frame, thumb)
 
     def _fault(self, reason: str, wall: int) -> float:
+        self._count_last(wall, stop=True)
         self.feed.release()
         self._backoff = min(BACKOFF_MAX, max(BACKOFF_FIRST, self._backoff * 2))
         if self._fault_period is None:
@@ -536,15 +550,8 @@ class Monitor:
         seen = self.watch.observe(t, poses, aspect)
         update, judgment = seen.update, seen.judgment
         self.samples += 1
-        if self._last_t is not None:
-            previous = (
-                self._verdict if self._verdict in ("good", "bad", "away", "uncertain") else None
-            )
-            if previous is not None:
-                dt = min(t - self._last_t, BACKOFF_MAX)
-                with self._lock:  # `status()` reads both from the control thread
-                    self.summary.seconds[previous] = self.summary.seconds.get(previous, 0.0) + dt
-                    self.today.add_time(_local_day(wall), previous, dt)
+        self._count_last(wall, stop=False)
+        self._uncounted = (wall, judgment.verdict)
         self._last_t = t
         with self._lock:
             self._update = update
@@ -593,6 +600,25 @@ class Monitor:
         if self.history is not None:
             self.history.maybe_flush(t)
         return next_interval(update, self.settings, bad=judgment.verdict == "bad")
+
+    def _count_last(self, wall: int, *, stop: bool) -> None:
+        """Count the last sample's time now that the next event of the session is known:
+        a sample at `wall`, or (`stop`) a pause or camera fault starting then. The rule is
+        `posture.tally`'s, on the wall times the history stores, so this tally, `status`
+        and `posture report` agree; a session's last sample, with nothing after it,
+        counts nothing."""
+        if self._uncounted is None:
+            return
+        t0, verdict = self._uncounted
+        self._uncounted = None
+        if stop:
+            counted = tally.sample_ms([t0], [0], [wall], [0])
+        else:
+            counted = tally.sample_ms([t0, wall], [0, 0])
+        seconds = int(counted[0]) / 1000
+        with self._lock:  # `status()` reads both from the control thread
+            self.summary.seconds[verdict] = self.summary.seconds.get(verdict, 0.0) + seconds
+            self.today.add_time(_local_day(t0), verdict, seconds)
 
     def _on_episode_end(self, episode: Any) -> None:
         if self.history is not None and self._episode_row is not None:

@@ -239,6 +239,10 @@ class DayTally:
         present = self.seconds.get("good", 0.0) + self.seconds.get("bad", 0.0)
         return self.seconds.get("good", 0.0) / present * 100 if present else None
 
+    def seconds_on(self, day: str) -> dict[str, float]:
+        """Seconds per verdict on `day` (empty for another day)."""
+        return dict(self.seconds or {}) if day == self.day else {}
+
     def nudges_on(self, day: str) -> int:
         return self.nudges if day == self.day else 0
 
