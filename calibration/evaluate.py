@@ -21,13 +21,13 @@ Every image goes through the package itself (`open_source`, `MediaPipePose` in I
   frames (value minus their median; those frames are left out of the relative scores),
   which is how the monitor judges: against the user's own calibrated upright posture.
 
-Then the package's own judgment, per set: `posture.calibrate.calibrate` (every quality
+Then the package's own judgment, per set: `posture.core.calibration.calibrate` (every quality
 gate, with up to two poses per image so that the second-person gate is real) on the same
 first reference frames, and `select_person` + `Judge.judge` on every other frame (on the
 baseline frames too when a set has no other reference frames), at sensitivity low, medium
 and high: verdicts per label, the problems flagged, the balanced accuracy of "bad" against
 the reference label's "good", where the frames fall against each check's tolerance, and
-the thresholds in force, read from `posture.judgment`.
+the thresholds in force, read from `posture.core.judgment`.
 
 The statistics, the judgment summaries and the markdown are pure functions; `main` only
 wires them to the model.
@@ -53,14 +53,14 @@ REPO = Path(__file__).resolve().parent.parent
 # Measure the package of this checkout, even when another copy is installed.
 sys.path.insert(0, str(REPO))
 
-from posture import features, judgment  # noqa: E402  (after the sys.path line on purpose)
-from posture.calibrate import MAD_TO_SIGMA, CalibrationError, FrameStats, calibrate  # noqa: E402
-from posture.profile import SENSITIVITIES, Camera  # noqa: E402
-from posture.sources import IMAGE_EXTENSIONS  # noqa: E402
+from posture.adapters.video.sources import IMAGE_EXTENSIONS  # noqa: E402
+from posture.core import features, judgment  # noqa: E402  (after the sys.path line on purpose)
+from posture.core.calibration import MAD_TO_SIGMA, CalibrationError, FrameStats, calibrate  # noqa: E402
+from posture.core.profile import SENSITIVITIES, Camera  # noqa: E402
 
 if TYPE_CHECKING:
-    from posture.model import ModelInfo
-    from posture.pose import MediaPipePose
+    from posture.adapters.pose.landmarker import MediaPipePose
+    from posture.adapters.pose.model import ModelInfo
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -430,7 +430,7 @@ def evaluate_set(
 
 # --- evaluation of the posture judgment ------------------------------------------------
 
-#: Every verdict `posture.judgment` gives, in the order the report lists them.
+#: Every verdict `posture.core.judgment` gives, in the order the report lists them.
 VERDICTS: tuple[judgment.Verdict, ...] = ("good", "bad", "uncertain", "away")
 #: The profile's creation time: never written anywhere, fixed so a run is reproducible.
 PROFILE_CREATED = "1970-01-01T00:00:00+00:00"
@@ -960,12 +960,12 @@ def render_thresholds(
     spread_factor: float = judgment.SPREAD_FACTOR,
     scales: Mapping[str, float] = judgment.SENSITIVITY_SCALE,
 ) -> list[str]:
-    """The thresholds in force, read from `posture.judgment` (so they cannot drift)."""
+    """The thresholds in force, read from `posture.core.judgment` (so they cannot drift)."""
     names = list(scales)
     out = [
         "### Thresholds in force",
         "",
-        "Read from `posture/judgment.py` when this report was made. Each check compares "
+        "Read from `posture/core/judgment.py` when this report was made. Each check compares "
         "one feature of the judged person with its calibrated median. Its tolerance is the "
         "larger of the floor below times the sensitivity scale ("
         + ", ".join(f"{n} × {scales[n]:g}" for n in names)
@@ -1027,7 +1027,7 @@ def render_judgment(result: JudgmentResult) -> list[str]:
     files = ", ".join(f"`{n}`" for n in result.baseline_files)
     if result.judged_baseline:
         text = (
-            f"Calibrated with `posture.calibrate.calibrate` (every quality gate) on all "
+            f"Calibrated with `posture.core.calibration.calibrate` (every quality gate) on all "
             f"{len(result.baseline_files)} `{ref}` frames ({files}), since the set has no "
             f"more than --reference-count of them. So the `{ref}` frames judged below are the "
             "baseline frames themselves: their verdicts show that the calibration agrees with "
@@ -1035,7 +1035,7 @@ def render_judgment(result: JudgmentResult) -> list[str]:
         )
     else:
         text = (
-            f"Calibrated with `posture.calibrate.calibrate` (every quality gate) on the "
+            f"Calibrated with `posture.core.calibration.calibrate` (every quality gate) on the "
             f"first {len(result.baseline_files)} `{ref}` frames by file name ({files}); "
             f"every other frame is judged, the other `{ref}` frames included."
         )
@@ -1178,7 +1178,7 @@ def render_judgments(results: Sequence[JudgmentResult]) -> list[str]:
     out = [
         "## The posture judgment",
         "",
-        "The package's own judgment (`posture.calibrate` then `posture.judgment`) run "
+        "The package's own judgment (`posture.core.calibration` then `posture.core.judgment`) run "
         "over every set, with the poses found at up to two people per image so that the "
         "second-person calibration gate is real.",
         "",
@@ -1263,9 +1263,9 @@ class Measurement:
 def measure(image_set: ImageSet, pose: MediaPipePose, *, min_visibility: float) -> Measurement:
     """Run the model over every image of the set: the first pose's features for the
     statistics, and every pose with the frame's brightness for the judgment."""
-    from posture.calibrate import frame_brightness
+    from posture.adapters.video.sources import open_source
+    from posture.core.calibration import frame_brightness
     from posture.errors import InputError
-    from posture.sources import open_source
 
     rows = np.full((len(image_set.images), len(features.NAMES)), np.nan)
     posed: list[bool] = []
@@ -1399,11 +1399,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from importlib.metadata import version
 
-    from posture import native_log
+    from posture.adapters.pose import native_log
+    from posture.adapters.pose.landmarker import MediaPipePose, PoseOptions
+    from posture.adapters.pose.model import resolve_model
     from posture.config import PoseConfig
     from posture.errors import PostureError
-    from posture.model import resolve_model
-    from posture.pose import MediaPipePose, PoseOptions
 
     # Filter MediaPipe's and TFLite's native log lines out of stderr (installed when the
     # first MediaPipePose is created).

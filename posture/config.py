@@ -1,6 +1,7 @@
 """Settings: defaults in code, the user's TOML file over them, every value checked on load.
 
-The file is `config.toml` in the config folder (see `posture.paths`). A wrong key, type or
+The file is `config.toml` in the config folder (see `posture.adapters.system.paths`). A
+wrong key, type or
 value stops the program with one line naming the key, the value and the file: a monitor
 that silently ignores a typo in `slouch_after` would nag or never nudge.
 """
@@ -158,7 +159,7 @@ def load(file: Path) -> Config:
 
 def monitor_settings(monitor: MonitorConfig) -> Any:
     """The monitor's policy settings from the config (imported lazily, like the above)."""
-    from posture.policy import MonitorSettings
+    from posture.core.nudges import MonitorSettings
 
     return MonitorSettings(
         interval=monitor.interval,
@@ -173,7 +174,7 @@ def monitor_settings(monitor: MonitorConfig) -> Any:
 
 def episode_settings(judgment: JudgmentConfig) -> Any:
     """The tracker's settings from the config (imported lazily: the CLI's help stays light)."""
-    from posture.episodes import Settings
+    from posture.core.episodes import Settings
 
     return Settings(
         slouch_after=judgment.slouch_after,

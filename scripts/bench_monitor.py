@@ -3,7 +3,7 @@
     .venv/bin/python scripts/bench_monitor.py [--hours 2] [--slice 180]
 
 The footage is the bundled public-domain portrait (posture/samples/grace_hopper.jpg)
-warped by `posture.demo.slouched` along a script on a simulated clock (one repetition is
+warped by `posture.app.demo.slouched` along a script on a simulated clock (one repetition is
 about 20 minutes: upright with five glances down of 5-20 s, a 2-minute slouch, upright,
 2 minutes away, another 2-minute slouch, upright), at 10 frames a second. A frame is
 640x480: a room made of the portrait's own background (flag, backdrop) with the warped
@@ -17,16 +17,16 @@ as unchanged for free), and which pairs of variants get compared is not fixed by
 pattern. Every frame a loop reads is decoded (JPEG -> BGR -> RGB) inside the measurement.
 
 Measures, on this machine, in one run:
-(a) the default monitor: `posture.monitor.Monitor` with the default MonitorSettings and
+(a) the default monitor: `posture.app.monitor.loop.Monitor` with the default MonitorSettings and
     episode Settings, the real MediaPipePose in VIDEO mode with num_poses 2 (as
-    posture.daemon runs it), the real judgment, nudges through a ChainNotifier whose one
+    posture.app.service runs it), the real judgment, nudges through a ChainNotifier whose one
     backend records them, and a real History in a temporary folder; ReplayClock(speed=0)
     over the script repeated for `--hours`. CPU (time.process_time) around the whole
     `monitor.run()`, looks, model runs, nudge latency from each slouch, nudges during the
     glances, and resident memory (VmRSS) after warm-up, after an hour and at the end.
 (b) a continuous 10 fps loop, the way most posture monitors work: every frame decoded,
     pose.detect (same model, one pose as peers look for: the cheaper setting),
-    features and judgment via posture.watch.Watch,
+    features and judgment via posture.core.observe.Watch,
     over a `--slice`-second part of the script with upright, a glance and a slouch.
 Targets: nudge <= slouch_after + 3 s after full slouch, no posture nudge during the
 glances, RSS growth < 5 MB.
@@ -51,15 +51,15 @@ from typing import NamedTuple
 import numpy as np
 from machine import describe  # scripts/machine.py: the script's folder is on sys.path
 
-from posture.calibrate import FrameStats, calibrate, frame_brightness
-from posture.episodes import Settings
-from posture.model import ModelInfo
-from posture.monitor import EndOfInput, Monitor, ReplayClock
-from posture.notify import ChainNotifier
-from posture.policy import MonitorSettings, thumbnail
-from posture.pose import MediaPipePose, PoseOptions
-from posture.profile import Camera, Profile
-from posture.sources import Frame
+from posture.adapters.notify.backends import ChainNotifier
+from posture.adapters.pose.landmarker import MediaPipePose, PoseOptions
+from posture.adapters.pose.model import ModelInfo
+from posture.adapters.video.sources import Frame
+from posture.app.monitor.loop import EndOfInput, Monitor, ReplayClock
+from posture.core.calibration import FrameStats, calibrate, frame_brightness
+from posture.core.episodes import Settings
+from posture.core.nudges import MonitorSettings, thumbnail
+from posture.core.profile import Camera, Profile
 
 WIDTH, HEIGHT = 640, 480
 FPS = 10.0
@@ -207,7 +207,7 @@ class Clip:
 def render_clip(script: Script, portrait: np.ndarray, shoulder_y: float, seed: int = 5) -> Clip:
     import cv2
 
-    from posture.demo import slouched
+    from posture.app.demo import slouched
 
     frames = round(script.total * FPS)
     keys = np.array([key_of(script.level(i / FPS)) for i in range(frames)], dtype=np.int16)
@@ -249,7 +249,7 @@ def decode(jpeg: np.ndarray) -> np.ndarray:
 
 
 class ScriptFeed:
-    """The clip as a camera (posture.monitor.Feed): `read(t)` decodes the frame shown at
+    """The clip as a camera (posture.app.monitor.loop.Feed): `read(t)` decodes the frame shown at
     `t`, in a noise variant none of the last `VARIANTS // 2` reads had; `EndOfInput` after
     `seconds`. Records RSS when `t` first passes each mark."""
 
@@ -289,8 +289,8 @@ class ScriptFeed:
 
 @dataclass
 class RecordingBackend:
-    """A notifier backend (posture.notify.Notifier) that keeps what it was asked to show,
-    with the monitor's clock time."""
+    """A notifier backend (posture.adapters.notify.backends.Notifier) that keeps what it was
+    asked to show, with the monitor's clock time."""
 
     clock: ReplayClock
     sent: list[tuple[float, str, str]] = field(default_factory=list)
@@ -331,7 +331,7 @@ def make_profile(clip: Clip, model: ModelInfo) -> Profile:
 
 def thumbnail_noise(clip: Clip) -> list[float]:
     """For every pair of noise variants of the upright picture, the mean absolute
-    difference of their thumbnails (what `posture.policy.unchanged` compares to its
+    difference of their thumbnails (what `posture.core.nudges.unchanged` compares to its
     threshold)."""
     thumbs = [thumbnail(decode(j)) for j in clip.jpegs[0]]
     return [float(np.mean(np.abs(a - b))) for i, a in enumerate(thumbs) for b in thumbs[i + 1 :]]
@@ -355,7 +355,7 @@ class MonitorRun:
 
 
 def run_monitor(clip: Clip, profile: Profile, model: ModelInfo, seconds: float) -> MonitorRun:
-    from posture.history import History
+    from posture.adapters.storage.history import History
 
     options = PoseOptions(mode="video", num_poses=2)
     clock = ReplayClock(speed=0, start_wall_ms=1_700_000_000_000)
@@ -399,7 +399,7 @@ def run_monitor(clip: Clip, profile: Profile, model: ModelInfo, seconds: float) 
 
 def run_continuous(clip: Clip, profile: Profile, model: ModelInfo, seconds: float) -> float:
     """CPU seconds of a 10 fps loop over `seconds` of the script from SLICE_START."""
-    from posture.watch import Watch
+    from posture.core.observe import Watch
 
     feed = ScriptFeed(clip, SLICE_START + seconds)
     watch = Watch(profile, settings=Settings())
@@ -463,9 +463,9 @@ def main() -> None:
     import cv2
     import mediapipe
 
-    from posture import native_log
-    from posture.demo import shoulder_line
-    from posture.model import resolve_model
+    from posture.adapters.pose import native_log
+    from posture.adapters.pose.model import resolve_model
+    from posture.app.demo import shoulder_line
     from posture.samples import GRACE_HOPPER
 
     native_log.request_quiet()  # MediaPipe's own log lines would bury the figures

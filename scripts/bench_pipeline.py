@@ -47,7 +47,7 @@ def noisy(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def bench_model(frame: np.ndarray, frames: int) -> dict[str, float]:
-    from posture.pose import MediaPipePose, Mode, PoseOptions
+    from posture.adapters.pose.landmarker import MediaPipePose, Mode, PoseOptions
 
     rng = np.random.default_rng(1)
     inputs = [noisy(frame, rng) for _ in range(8)]
@@ -65,7 +65,7 @@ def bench_model(frame: np.ndarray, frames: int) -> dict[str, float]:
 
 
 def bench_features() -> tuple[float, float]:
-    from posture.features import compute_features
+    from posture.core.features import compute_features
 
     rng = np.random.default_rng(2)
     one = rng.random((33, 4))
@@ -90,10 +90,10 @@ def bench_features() -> tuple[float, float]:
 def bench_analyze(frame: np.ndarray, frames: int) -> tuple[float, float]:
     import cv2
 
-    from posture.analyze import run_analyze
+    from posture.adapters.pose.landmarker import MediaPipePose, PoseOptions
+    from posture.adapters.pose.model import resolve_model
+    from posture.app.analyze import run_analyze
     from posture.config import PoseConfig
-    from posture.model import resolve_model
-    from posture.pose import MediaPipePose, PoseOptions
 
     rng = np.random.default_rng(3)
     with tempfile.TemporaryDirectory() as tmp:
@@ -147,7 +147,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=60, help="frames per model measurement")
     args = parser.parse_args()
-    from posture import native_log
+    from posture.adapters.pose import native_log
 
     native_log.request_quiet()  # MediaPipe's own log lines would bury the figures
     print(describe())

@@ -5,7 +5,8 @@
 Builds a temporary POSTURE_HOME whose history holds `--days` days ending today of two
 4-hour sessions a day (09:00-13:00 and 14:00-18:00 local time) with a sample every 2 s
 (1.3 million samples for 90 days, all nine feature values filled in), through the real
-schema (`posture.history.History` creates it) and plain `executemany` inserts. The day is
+schema (`posture.adapters.storage.history.History` creates it) and plain `executemany`
+inserts. The day is
 a random walk of segments: upright stretches, glances down (bad for 4-20 s, no episode),
 slouches (1-10 minutes: an episode, a nudge after 30 s and every 5 minutes while it lasts,
 corrected when it ends), absences (20 s to 20 minutes: an away period) and uncertain
@@ -38,7 +39,7 @@ from pathlib import Path
 import numpy as np
 from machine import describe  # scripts/machine.py: the script's folder is on sys.path
 
-from posture.history import FEATURE_COLUMNS, History
+from posture.adapters.storage.history import FEATURE_COLUMNS, History
 
 TARGET_S = 1.0
 STEP_MS = 2000
@@ -213,7 +214,7 @@ def build_history(path: Path, days: int, tz: tzinfo, *, seed: int = 90) -> int:
 
 def in_process(args: list[str]) -> tuple[float, str]:
     """One `posture ARGS` through the click command in this process: (seconds, stdout)."""
-    from posture.cli import cli
+    from posture.cli.main import cli
 
     out = io.StringIO()
     start = time.perf_counter()
@@ -233,7 +234,7 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, default=None, help="build the history here")
     options = parser.parse_args()
 
-    from posture.report import local_zone
+    from posture.app.report.commands import local_zone
 
     tz_name, tz = local_zone()
     with tempfile.TemporaryDirectory(prefix="posture-bench-report-") as tmp:
@@ -275,7 +276,8 @@ def main() -> None:
             [
                 sys.executable,
                 "-c",
-                "import sys, time; t = time.perf_counter(); import posture.report, posture.cli;"
+                "import sys, time; t = time.perf_counter();"
+                " import posture.app.report.commands, posture.cli.main;"
                 " print(time.perf_counter() - t)",
             ],
             capture_output=True,
@@ -299,7 +301,10 @@ def main() -> None:
             f"`posture {' '.join(runs[name])}` in process: best {min(values):.3f} s, "
             f"median {statistics.median(values):.3f} s of {len(values)}"
         )
-    print(f"importing posture.report and the CLI, new process: {float(with_imports.stdout):.3f} s")
+    print(
+        "importing posture.app.report.commands and the CLI, new process: "
+        f"{float(with_imports.stdout):.3f} s"
+    )
     print(f"`python -m posture {' '.join(period)}`, new process: {wall:.3f} s wall")
     best = min(timings["text"])
     print(f"target <= {TARGET_S:.1f} s in process: {'met' if best <= TARGET_S else 'MISSED'}")

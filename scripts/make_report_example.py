@@ -10,7 +10,7 @@ By default the session is real: the demo's portrait (posture/samples) made into 
 `posture calibrate`, watched by `posture run --source CLIP --speed 20` on a simulated
 clock (paused for a minute partway, through the monitor's control socket as `posture
 pause` does), all in a throwaway POSTURE_HOME; the report is then loaded from that
-history as `posture report` loads it (posture.report.make_report). Its times are those
+history as `posture report` loads it (posture.app.report.commands.make_report). Its times are those
 of the run: today, in this computer's time zone.
 
 --synthetic instead simulates a plausible working day from a fixed seed (no camera
@@ -37,8 +37,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from posture.report_html import render_html  # noqa: E402
-from posture.stats import Band, EpisodeRow, Report  # noqa: E402
+from posture.app.report.html import render_html  # noqa: E402
+from posture.core.stats import Band, EpisodeRow, Report  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 DAY = date(2025, 3, 4)
@@ -170,7 +170,7 @@ def synthetic_report() -> Report:
 
 # --- a replayed session ----------------------------------------------------------------
 
-#: The clip: (seconds, what): a slouch amount 0..1 (as in posture.demo), "ramp" to the
+#: The clip: (seconds, what): a slouch amount 0..1 (as in posture.app.demo), "ramp" to the
 #: next amount over the segment, or "away" (nobody in the picture).
 CLIP: tuple[tuple[float, float | str], ...] = (
     (120.0, 0.0),
@@ -197,8 +197,8 @@ SPEED = 20.0
 
 
 def _frames() -> list[float | None]:
-    """Each frame's slouch amount (None: away), at posture.demo.FPS."""
-    from posture import demo
+    """Each frame's slouch amount (None: away), at posture.app.demo.FPS."""
+    from posture.app import demo
 
     out: list[float | None] = []
     level = 0.0
@@ -216,11 +216,11 @@ def _frames() -> list[float | None]:
 
 
 def build_clip(folder: Path) -> Path:
-    """The clip as an MJPG AVI, with a little sensor noise as posture.demo makes it."""
+    """The clip as an MJPG AVI, with a little sensor noise as posture.app.demo makes it."""
     import cv2
     import numpy as np
 
-    from posture import demo
+    from posture.app import demo
     from posture.samples import GRACE_HOPPER
 
     shoulder = demo.shoulder_line(GRACE_HOPPER)
@@ -257,8 +257,10 @@ def _posture(*args: str, env: dict[str, str]) -> None:
 
 def replay_report(work: Path) -> Report:
     """Calibrate, replay the clip with the monitor (pausing it partway), load the report."""
-    from posture import demo, paths, report
-    from posture.control import request, socket_path
+    from posture.adapters.control.unix import request, socket_path
+    from posture.adapters.system import paths
+    from posture.app import demo
+    from posture.app.report import commands as report
     from posture.errors import PostureError
     from posture.samples import GRACE_HOPPER
 

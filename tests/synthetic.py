@@ -6,7 +6,7 @@ of a webcam: face, shoulders and elbows visible, hips and below out of the pictu
 person's left side is on the image right (an unmirrored front camera).
 
 `make_profile` calibrates from generated upright frames through the real
-`posture.calibrate.calibrate`; `Scenario` is a timeline of segments (upright, slouch,
+`posture.core.calibration.calibrate`; `Scenario` is a timeline of segments (upright, slouch,
 glance, away, dropout, second_person) that gives the poses of the frame at any time; and
 `drive` samples a scenario at a rate through the real pipeline: features -> the
 calibrated person -> the judge -> the episode tracker.
@@ -21,11 +21,11 @@ from typing import Any, Literal
 
 import numpy as np
 
-from posture import features
-from posture.calibrate import FrameStats, calibrate
-from posture.episodes import DEFAULT_SETTINGS, Settings, Tracker, Update
-from posture.judgment import Judge, Judgment, is_far_from_calibration, select_person
-from posture.profile import Camera, Profile, Sensitivity
+from posture.core import features
+from posture.core.calibration import FrameStats, calibrate
+from posture.core.episodes import DEFAULT_SETTINGS, Settings, Tracker, Update
+from posture.core.judgment import Judge, Judgment, is_far_from_calibration, select_person
+from posture.core.profile import Camera, Profile, Sensitivity
 
 WIDTH, HEIGHT = 640, 480
 ASPECT = WIDTH / HEIGHT
@@ -34,7 +34,7 @@ CREATED = "2025-01-01T00:00:00+00:00"
 #: Landmark jitter (normalised units): about 1.5 pixels at 640x480.
 NOISE = 0.003
 
-# Landmark indices beyond those `posture.features` names.
+# Landmark indices beyond those `posture.core.features` names.
 EYES = (1, 2, 3, 4, 5, 6)
 MOUTH = (9, 10)
 HEAD = (features.NOSE, *EYES, features.LEFT_EAR, features.RIGHT_EAR, *MOUTH)

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from posture import features, native_log
+from posture.adapters.pose import native_log
+from posture.core import features
 from tests.conftest import run_posture
 
 
@@ -125,7 +126,7 @@ def test_bad_input_is_one_line_and_exit_2(
 
 
 def test_model_option_and_config_use_another_task_file(grace_hopper: Path, tmp_path: Path) -> None:
-    from posture.model import BUNDLED_MODEL
+    from posture.adapters.pose.model import BUNDLED_MODEL
 
     junk = tmp_path / "heavy.task"
     junk.write_bytes(b"not a zip")

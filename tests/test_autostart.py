@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from posture import autostart
-from posture.autostart import (
+from posture.adapters.system import autostart
+from posture.adapters.system.autostart import (
     AutostartStatus,
     desktop_exec_quote,
     desktop_exec_split,

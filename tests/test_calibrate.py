@@ -11,8 +11,8 @@ import cv2
 import numpy as np
 import pytest
 
-from posture import features
-from posture.calibrate import (
+from posture.core import features
+from posture.core.calibration import (
     CalibrationError,
     FrameStats,
     check_frames,

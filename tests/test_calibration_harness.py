@@ -15,10 +15,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from posture import features, judgment, native_log
-from posture.calibrate import FrameStats
-from posture.judgment import Judgment
-from posture.profile import Camera
+from posture.adapters.pose import native_log
+from posture.core import features, judgment
+from posture.core.calibration import FrameStats
+from posture.core.judgment import Judgment
+from posture.core.profile import Camera
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "calibration" / "evaluate.py"

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from posture.calibrate import CalibrationError
-from posture.capture import timed
-from posture.sources import Frame
+from posture.adapters.video.sources import Frame
+from posture.app.capture import timed
+from posture.core.calibration import CalibrationError
 
 
 class FakeCamera:

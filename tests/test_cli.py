@@ -9,7 +9,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from posture.cli import cli
+from posture.cli.main import cli
 from tests.conftest import run_posture
 
 
@@ -48,7 +48,7 @@ def test_top_level_help_shows_the_everyday_commands() -> None:
 def test_help_and_version_do_not_import_mediapipe_or_opencv() -> None:
     code = (
         "import sys\n"
-        "from posture.cli import cli\n"
+        "from posture.cli.main import cli\n"
         "for args in (['--help'], ['--version'], ['analyze', '--help']):\n"
         "    try:\n"
         "        cli(args, prog_name='posture')\n"

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from posture import config, paths
+from posture import config
+from posture.adapters.system import paths
 from posture.errors import PostureError
 
 

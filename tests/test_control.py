@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from posture.control import ControlServer, NotRunning, request, socket_path
+from posture.adapters.control.unix import ControlServer, NotRunning, request, socket_path
 from posture.errors import PostureError
 
 pytestmark = pytest.mark.skipif(not hasattr(socket, "AF_UNIX"), reason="needs Unix sockets")

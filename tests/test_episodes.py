@@ -1,4 +1,4 @@
-"""Tests for posture.episodes: one slouch is one episode, a glance is none, whatever the
+"""Tests for posture.core.episodes: one slouch is one episode, a glance is none, whatever the
 sampling rate, through absences, dropouts and bystanders.
 
 Most tests run the real pipeline (synthetic landmarks -> features -> the calibrated
@@ -18,10 +18,10 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from posture import features
-from posture.episodes import Episode, Settings, Tracker, Update
-from posture.judgment import Judge, Judgment, is_far_from_calibration
-from posture.profile import Profile
+from posture.core import features
+from posture.core.episodes import Episode, Settings, Tracker, Update
+from posture.core.judgment import Judge, Judgment, is_far_from_calibration
+from posture.core.profile import Profile
 from tests.synthetic import (
     ASPECT,
     BYSTANDER,

@@ -1,4 +1,4 @@
-"""Tests for posture.features: known geometry, conventions, gating and invariances."""
+"""Tests for posture.core.features: known geometry, conventions, gating and invariances."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from posture.features import (
+from posture.core.features import (
     FEATURES,
     LEFT_EAR,
     LEFT_HIP,

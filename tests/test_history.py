@@ -1,4 +1,5 @@
-"""Tests for posture.history: real SQLite files in tmp_path, read back with plain SQL.
+"""Tests for posture.adapters.storage.history: real SQLite files in tmp_path, read back
+with plain SQL.
 
 What they pin down: the schema and its migration record, WAL and the private file modes,
 every table round-trips, samples are buffered until the flush clock says so, a reader
@@ -22,9 +23,9 @@ from typing import Any
 
 import pytest
 
-from posture import history as history_module
+from posture.adapters.storage import history as history_module
+from posture.adapters.storage.history import FEATURE_COLUMNS, SCHEMA_VERSION, History, HistoryError
 from posture.errors import PostureError
-from posture.history import FEATURE_COLUMNS, SCHEMA_VERSION, History, HistoryError
 
 REPO = Path(__file__).resolve().parent.parent
 T0 = 1_700_000_000_000  # ms since the epoch: 2023-11-14
@@ -533,7 +534,7 @@ def test_prune_deletes_the_old_keeps_the_recent_and_the_running(db: Path) -> Non
 _CRASHER = """
 import sys
 from pathlib import Path
-from posture.history import History
+from posture.adapters.storage.history import History
 
 T0 = int(sys.argv[2])
 h = History(Path(sys.argv[1]), flush_every=10)
@@ -596,7 +597,7 @@ def test_an_old_database_is_migrated_and_the_step_recorded(tmp_path: Path) -> No
     """A version-1 file (as the first monitor wrote it) gains the problems column."""
     import sqlite3 as sq
 
-    from posture.history import MIGRATIONS
+    from posture.adapters.storage.history import MIGRATIONS
 
     path = tmp_path / "old.sqlite3"
     with sq.connect(path) as conn:

@@ -7,15 +7,15 @@ import math
 import numpy as np
 import pytest
 
-from posture import features
-from posture.judgment import (
+from posture.core import features
+from posture.core.judgment import (
     Judge,
     camera_mismatch,
     is_far_from_calibration,
     model_mismatch,
     select_person,
 )
-from posture.profile import Camera, FeatureStats, Profile
+from posture.core.profile import Camera, FeatureStats, Profile
 
 UPRIGHT = {
     "head_height": 0.60,

@@ -15,14 +15,21 @@ from typing import Any
 import numpy as np
 import pytest
 
-from posture.daemon import parse_duration
-from posture.episodes import Settings
-from posture.history import History
-from posture.monitor import CameraFault, EndOfInput, Monitor, ReplayClock
-from posture.notify import ChainNotifier
-from posture.policy import BreakTimer, MonitorSettings, Nudger, next_interval, thumbnail, unchanged
-from posture.pose import PoseResult
-from posture.sources import Frame
+from posture.adapters.notify.backends import ChainNotifier
+from posture.adapters.pose.landmarker import PoseResult
+from posture.adapters.storage.history import History
+from posture.adapters.video.sources import Frame
+from posture.app.monitor.loop import CameraFault, EndOfInput, Monitor, ReplayClock
+from posture.app.service import parse_duration
+from posture.core.episodes import Settings
+from posture.core.nudges import (
+    BreakTimer,
+    MonitorSettings,
+    Nudger,
+    next_interval,
+    thumbnail,
+    unchanged,
+)
 from tests.conftest import run_posture
 from tests.synthetic import HEIGHT, WIDTH, Scenario, Segment, make_profile
 
@@ -276,7 +283,7 @@ def test_policy_pieces() -> None:
 
 
 def test_next_interval_follows_the_state() -> None:
-    from posture.episodes import Update
+    from posture.core.episodes import Update
 
     s = MonitorSettings()
 
@@ -325,7 +332,7 @@ def test_status_speaks_of_today_across_sessions(tmp_path: Path) -> None:
 
 
 def test_day_tally_rolls_over_at_midnight() -> None:
-    from posture.policy import DayTally, tally_rows
+    from posture.core.nudges import DayTally, tally_rows
 
     tally = tally_rows([(0, "good"), (2000, "bad"), (3000, "good"), (60_000, "good")], 2, "d1")
     # 2 s good, 1 s bad, then a 57 s gap counted as at most 10 s of good
@@ -338,7 +345,7 @@ def test_day_tally_rolls_over_at_midnight() -> None:
 
 
 def test_day_tally_counts_each_session_apart_and_stops_at_pauses() -> None:
-    from posture.policy import tally_rows
+    from posture.core.nudges import tally_rows
 
     rows = [(0, "good"), (2000, "good"), (5000, "bad"), (6000, "good")]
     # session 1: 2 s, then its last sample until its pause at 3 s: 1 s; session 2: 1 s

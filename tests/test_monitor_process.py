@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 import pytest
 
-from posture import demo
+from posture.app import demo
 from posture.samples import GRACE_HOPPER
 from tests.conftest import foreign_lines, run_posture
 from tests.desktop import desktop_session, dunst_history
@@ -333,7 +333,7 @@ def test_the_run_needs_no_network(tmp_path: Path, material: dict[str, Path]) -> 
         "        super().__init__(family, *args, **kwargs)\n"
         "socket.socket = Guarded\n"
         "sys.argv = ['posture', 'run', '--source', sys.argv[1], '--speed', '0']\n"
-        "from posture.cli import main\n"
+        "from posture.cli.main import main\n"
         "main()\n"
     )
     result = subprocess.run(

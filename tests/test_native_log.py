@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from posture import demo, native_log
+from posture.adapters.pose import native_log
+from posture.app import demo
 from posture.samples import GRACE_HOPPER
 from tests.conftest import foreign_lines, run_posture
 
@@ -59,7 +60,7 @@ def test_glued_records_are_split_at_each_glog_prefix() -> None:
 
 _WRITER = r"""
 import os, sys
-from posture import native_log
+from posture.adapters.pose import native_log
 native_log.request_quiet()
 native_log.install_if_requested()
 os.write(2, b"INFO: chatter\n")
@@ -95,7 +96,7 @@ def test_an_unclaimed_error_reaches_the_user_while_the_process_still_runs() -> N
     """A native error with no exception must not wait for the exit to be seen."""
     code = (
         "import os, sys, time\n"
-        "from posture import native_log\n"
+        "from posture.adapters.pose import native_log\n"
         "native_log.request_quiet(); native_log.install_if_requested()\n"
         "os.write(2, b'E0000 00:00:1.2 3 b.cc:2] camera graph failed\\n')\n"
         "time.sleep(30)\n"
@@ -150,7 +151,7 @@ def test_calibrate_and_run_leave_only_posture_lines(clip: dict[str, Path], tmp_p
 def test_a_model_mediapipe_refuses_is_one_line(tmp_path: Path) -> None:
     import zipfile
 
-    from posture import model
+    from posture.adapters.pose import model
 
     junk = tmp_path / "junk.task"
     with zipfile.ZipFile(junk, "w", zipfile.ZIP_STORED) as bundle:

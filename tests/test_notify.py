@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from posture.notify import (
+from posture.adapters.notify.backends import (
     ChainNotifier,
     LogBellNotifier,
     NotifyError,
@@ -33,7 +33,7 @@ REPO = Path(__file__).resolve().parent.parent
 # then the name of the backend that delivered it.
 CHILD = """
 import sys
-from posture.notify import make_notifier
+from posture.adapters.notify.backends import make_notifier
 notifier = make_notifier(*sys.argv[1:])
 notifier.notify("posture", "test body")
 print(notifier.delivered_by)
@@ -175,7 +175,7 @@ def test_plyer_over_dbus_reports_a_dead_bus(
 ) -> None:
     exe, plyer_path = dbus_python
     code = (
-        "from posture.notify import NotifyError, PlyerNotifier\n"
+        "from posture.adapters.notify.backends import NotifyError, PlyerNotifier\n"
         "try:\n"
         "    PlyerNotifier().notify('posture', 'test body')\n"
         "except NotifyError as exc:\n"
@@ -411,7 +411,7 @@ def test_log_and_bell(caplog: pytest.LogCaptureFixture, posture_log: None) -> No
 
 
 def test_importing_notify_does_not_import_plyer() -> None:
-    code = "import sys, posture.notify; print('plyer' in sys.modules)"
+    code = "import sys, posture.adapters.notify.backends; print('plyer' in sys.modules)"
     done = subprocess.run(
         [sys.executable, "-c", code],
         env={**os.environ, "PYTHONPATH": str(REPO)},

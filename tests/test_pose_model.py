@@ -10,10 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from posture import features, model
+from posture.adapters.pose import model
+from posture.adapters.pose.landmarker import MediaPipePose, PoseOptions
+from posture.adapters.video.sources import open_source
+from posture.core import features
 from posture.errors import ModelError
-from posture.pose import MediaPipePose, PoseOptions
-from posture.sources import open_source
 
 
 def rgb(path: Path) -> np.ndarray:

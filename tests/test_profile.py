@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from posture import profile as profiles
-from posture.profile import Camera, FeatureStats, Profile, ProfileError
+from posture.core import profile as profiles
+from posture.core.profile import Camera, FeatureStats, Profile, ProfileError
 
 
 def make(name: str = "default", head: float = 0.59) -> Profile:

@@ -1,4 +1,4 @@
-"""posture.report and the `posture report` / `posture history` commands.
+"""posture.app.report.commands and the `posture report` / `posture history` commands.
 
 Histories are real SQLite files written by the real `History` class in tmp_path; the
 commands run as real processes (`python -m posture`) with POSTURE_HOME and TZ set, as a
@@ -27,9 +27,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from posture import report as rp
-from posture import stats
-from posture.history import History
+from posture.adapters.storage.history import History
+from posture.app.report import commands as rp
+from posture.core import stats
 from tests.conftest import run_posture
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -513,7 +513,7 @@ def test_output_file_is_private_and_said_on_stderr(week: Path, tmp_path: Path) -
 
 
 def test_open_writes_the_html_and_opens_it(week: Path, tmp_path: Path) -> None:
-    pytest.importorskip("posture.report_html")
+    pytest.importorskip("posture.app.report.html")
     seen = tmp_path / "opened.txt"
     browser = tmp_path / "browser"
     browser.write_text(f'#!/bin/sh\necho "$1" > {seen}\n')
@@ -555,7 +555,7 @@ def test_ascii_terminal_and_another_zone(week: Path) -> None:
 def test_the_report_never_imports_the_camera_side(week: Path) -> None:
     code = (
         "import sys\n"
-        "from posture.cli import cli\n"
+        "from posture.cli.main import cli\n"
         "try:\n"
         "    cli(['report', '--days', '7'], prog_name='posture')\n"
         "except SystemExit as e:\n"
@@ -587,7 +587,7 @@ def seconds(clock: str) -> int:
 
 
 def test_the_report_agrees_with_a_real_run(tmp_path: Path) -> None:
-    from posture import demo
+    from posture.app import demo
     from posture.samples import GRACE_HOPPER
 
     folder = tmp_path / "clip"

@@ -1,4 +1,4 @@
-"""The HTML report (posture.report_html): self-contained, complete, escaped, and drawn
+"""The HTML report (posture.app.report.html): self-contained, complete, escaped, and drawn
 right by a real browser (Debian's headless Chromium)."""
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from posture.report_html import fmt_duration, fmt_share, render_html, report_zone
-from posture.stats import Band, EpisodeRow, Report
+from posture.app.report.html import fmt_duration, fmt_share, render_html, report_zone
+from posture.core.stats import Band, EpisodeRow, Report
 
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
@@ -474,10 +474,10 @@ def test_formatting() -> None:
 def test_matplotlib_loaded_lazily_and_never_pyplot() -> None:
     code = (
         "import sys\n"
-        "import posture.report_html\n"
+        "import posture.app.report.html\n"
         "assert 'matplotlib' not in sys.modules, 'imported at module level'\n"
         "import tests.test_report_html as t\n"
-        "posture.report_html.render_html(t.make_report())\n"
+        "posture.app.report.html.render_html(t.make_report())\n"
         "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot was used'\n"
     )
     result = subprocess.run(

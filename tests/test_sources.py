@@ -1,4 +1,4 @@
-"""posture.sources: frames from cameras, videos, images, folders and globs.
+"""posture.adapters.video.sources: frames from cameras, videos, images, folders and globs.
 
 Every file here is generated in tmp_path with OpenCV, with known colours, so the tests
 can check channel order, frame order and counts exactly.
@@ -19,9 +19,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import posture.sources as sources
-from posture.errors import InputError
-from posture.sources import (
+import posture.adapters.video.sources as sources
+from posture.adapters.video.sources import (
     CameraSource,
     Frame,
     ImageSource,
@@ -29,6 +28,7 @@ from posture.sources import (
     available_cameras,
     open_source,
 )
+from posture.errors import InputError
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -79,7 +79,7 @@ def test_import_does_not_load_cv2() -> None:
     code = textwrap.dedent(
         """
         import sys
-        import posture.sources
+        import posture.adapters.video.sources
         print("cv2" in sys.modules)
         """
     )
@@ -430,7 +430,7 @@ def test_bad_image_interval(tmp_path: Path, interval: float) -> None:
 def test_damaged_files_print_nothing_in_a_fresh_process(tmp_path: Path) -> None:
     """FFmpeg's own log ("moov atom not found", "chunk too big") is configured when
     OpenCV's FFmpeg backend first opens something, so check it as the CLI would run:
-    in a process where posture.sources is the first to use it."""
+    in a process where posture.adapters.video.sources is the first to use it."""
     whole = write_image(tmp_path / "whole.png").read_bytes()
     (tmp_path / "damaged_png.mp4").write_bytes(whole[:60])
     (tmp_path / "text.mp4").write_text("no movie\n" * 10)
@@ -442,7 +442,7 @@ def test_damaged_files_print_nothing_in_a_fresh_process(tmp_path: Path) -> None:
         """
         import sys
         from posture.errors import InputError
-        from posture.sources import open_source
+        from posture.adapters.video.sources import open_source
         for spec in sys.argv[1:]:
             try:
                 open_source(spec)

@@ -1,4 +1,4 @@
-"""posture.stats: the report's figures, on small histories computed by hand.
+"""posture.core.stats: the report's figures, on small histories computed by hand.
 
 Samples are mostly 10 s apart (the most one sample counts), so each counts 10 s unless
 said otherwise; the last sample of a session counts nothing. Times are UTC; the local
@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from posture import stats
-from posture.judgment import PROBLEMS
-from posture.stats import (
+from posture.core import stats
+from posture.core.judgment import PROBLEMS
+from posture.core.stats import (
     Band,
     EpisodeRow,
     NudgeRow,

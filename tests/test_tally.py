@@ -1,11 +1,11 @@
-"""posture.tally: how long a sample counts, on hand-computed cases (milliseconds)."""
+"""posture.core.tally: how long a sample counts, on hand-computed cases (milliseconds)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from posture.tally import MAX_SAMPLE_MS, STOPS, sample_ms
+from posture.core.tally import MAX_SAMPLE_MS, STOPS, sample_ms
 
 S = 1000
 

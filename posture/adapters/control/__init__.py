@@ -1,0 +1,1 @@
+"""The control channel between the monitor and its commands."""

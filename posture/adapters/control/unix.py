@@ -1,0 +1,429 @@
+"""The local control channel between `posture status|pause|resume|snooze|stop` and the
+running monitor.
+
+A Unix domain socket, `monitor.sock`, in the runtime folder (mode 0700); the socket itself
+has mode 0600, so only the user who runs the monitor can talk to it. There is no TCP.
+
+Protocol, one exchange per connection: the client connects and sends one JSON object and a
+newline; the server answers one JSON object and a newline, then closes the connection.
+Replies carry `"ok": true|false`; a failed request has `"error": "<one line>"`.
+
+The server is a single thread that multiplexes its clients with `selectors`, so a client
+that connects and says nothing only holds its own connection until `client_timeout`, and
+a malformed, oversized or failing request costs only that request.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import logging
+import os
+import selectors
+import socket
+import stat
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from posture.adapters.system.paths import ensure_private_dir
+from posture.errors import PostureError
+
+log = logging.getLogger(__name__)
+
+SOCKET_NAME = "monitor.sock"
+#: The largest request the server reads; anything longer is refused.
+MAX_REQUEST = 64 * 1024
+#: The largest reply the client reads.
+MAX_REPLY = 1024 * 1024
+#: How long one client may take to send its request.
+CLIENT_TIMEOUT = 2.0
+#: At most this many clients are served at once; more are turned away.
+MAX_CLIENTS = 32
+
+Handler = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+class NotRunning(PostureError):
+    """No monitor answers on the control socket. Exit status 3, as `systemctl status`
+    uses for a unit that is not running."""
+
+    exit_code = 3
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or "no posture monitor is running: start one with `posture start`")
+
+
+def socket_path(runtime_dir: Path) -> Path:
+    """Where the monitor listens: `monitor.sock` in the runtime folder."""
+    return runtime_dir / SOCKET_NAME
+
+
+def _require_unix_sockets() -> None:
+    if not hasattr(socket, "AF_UNIX"):
+        raise PostureError("the control channel needs Unix sockets; Windows is not supported yet")
+
+
+def _check_length(path: Path) -> None:
+    # sun_path is 108 bytes on Linux, 104 on macOS and the BSDs (NUL included there).
+    limit = 107 if sys.platform.startswith("linux") else 103
+    size = len(os.fsencode(path))
+    if size > limit:
+        raise PostureError(
+            f"the control socket path {path} is too long for a Unix socket "
+            f"({size} bytes, at most {limit}): set POSTURE_HOME to a shorter folder"
+        )
+
+
+def _connect(path: Path, timeout: float) -> socket.socket:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(timeout)
+        sock.connect(os.fspath(path))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def _encode(message: dict[str, Any]) -> bytes:
+    return json.dumps(message, separators=(",", ":")).encode() + b"\n"
+
+
+def request(path: Path, message: dict[str, Any], *, timeout: float = 5.0) -> dict[str, Any]:
+    """Send `message` to the monitor listening on `path` and return its reply.
+
+    Raises `NotRunning` when no monitor listens there (no socket, or a stale socket file
+    left by a monitor that died), `PostureError` when the monitor does not answer within
+    `timeout` seconds or answers something that is not one JSON object.
+    """
+    _require_unix_sockets()
+    _check_length(path)
+    data = _encode(message)
+    deadline = time.monotonic() + timeout
+    try:
+        sock = _connect(path, timeout)
+    except (FileNotFoundError, ConnectionRefusedError, NotADirectoryError) as err:
+        raise NotRunning() from err
+    except PermissionError as err:
+        raise PostureError(
+            f"cannot reach the posture monitor at {path}: permission denied"
+        ) from err
+    except TimeoutError as err:
+        raise PostureError(
+            f"the posture monitor at {path} did not accept a connection within {timeout:g} s"
+        ) from err
+    except OSError as err:
+        if err.errno in (errno.ENOTSOCK, errno.ECONNREFUSED, errno.ENOENT):
+            raise NotRunning() from err
+        raise PostureError(f"cannot reach the posture monitor at {path}: {err.strerror}") from err
+
+    reply = bytearray()
+    with sock:
+        try:
+            sock.sendall(data)
+            while b"\n" not in reply and len(reply) <= MAX_REPLY:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError
+                sock.settimeout(remaining)
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                reply += chunk
+        except TimeoutError as err:
+            raise PostureError(
+                f"the posture monitor did not answer within {timeout:g} s; "
+                "it may be stuck: stop it and start it again"
+            ) from err
+        except (BrokenPipeError, ConnectionResetError) as err:
+            raise PostureError(
+                "the posture monitor closed the connection without an answer"
+            ) from err
+    line = bytes(reply).split(b"\n", 1)[0]
+    if not line.strip():
+        raise PostureError("the posture monitor closed the connection without an answer")
+    try:
+        decoded = json.loads(line)
+    except ValueError as err:  # UnicodeDecodeError is a ValueError too
+        raise PostureError("the posture monitor sent a malformed reply (not JSON)") from err
+    if not isinstance(decoded, dict):
+        raise PostureError("the posture monitor sent a malformed reply (not a JSON object)")
+    return decoded
+
+
+@dataclass
+class _Client:
+    sock: socket.socket
+    deadline: float
+    buffer: bytearray = field(default_factory=bytearray)
+
+
+class ControlServer:
+    """Listens on a Unix socket and answers each request with `handler(request)`.
+
+    Threading rule: the handler runs on the server's own thread; it must only read a
+    snapshot or post a request to the monitor loop (the loop owns the camera). It is never
+    called twice at once. It returns the reply (a JSON-serializable dict, by convention with
+    `"ok"`); if it raises, the client gets `{"ok": false, "error": ...}` and the server goes
+    on serving.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        handler: Handler,
+        *,
+        client_timeout: float = CLIENT_TIMEOUT,
+        max_request: int = MAX_REQUEST,
+    ) -> None:
+        self.path = path
+        self.handler = handler
+        self.client_timeout = client_timeout
+        self.max_request = max_request
+        self._wake_w: socket.socket | None = None
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._inode: tuple[int, int] | None = None
+        self._lock = threading.Lock()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Bind the socket and serve on a daemon thread.
+
+        A socket file left by a monitor that died is removed; if a monitor answers on the
+        path, raises `PostureError`.
+        """
+        _require_unix_sockets()
+        _check_length(self.path)
+        with self._lock:
+            if self._thread is not None:
+                raise RuntimeError("ControlServer.start() called twice")
+            ensure_private_dir(self.path.parent)
+            self._remove_stale()
+            listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            bound = False
+            try:
+                # The socket is created 0600 (umask 0177), never briefly open to others.
+                old_umask = os.umask(0o177)
+                try:
+                    listener.bind(os.fspath(self.path))
+                finally:
+                    os.umask(old_umask)
+                bound = True
+                self.path.chmod(0o600)
+                st = self.path.stat()
+                self._inode = (st.st_dev, st.st_ino)
+                listener.listen(16)
+                listener.setblocking(False)
+            except OSError as err:
+                listener.close()
+                if bound:
+                    with contextlib.suppress(OSError):
+                        self.path.unlink()
+                if err.errno == errno.EADDRINUSE:
+                    raise self._already_listening() from err
+                raise PostureError(
+                    f"cannot listen on the control socket {self.path}: {err.strerror or err}"
+                ) from err
+            wake_r, self._wake_w = socket.socketpair()
+            wake_r.setblocking(False)
+            self._stop = threading.Event()
+            self._thread = threading.Thread(
+                target=self._serve,
+                args=(listener, wake_r, self._wake_w, self._stop),
+                name="posture-control",
+                daemon=True,
+            )
+            self._thread.start()
+
+    def close(self) -> None:
+        """Stop serving and remove the socket file. Safe to call more than once, and from
+        the handler itself (the reply in progress is still sent)."""
+        with self._lock:
+            thread, self._thread = self._thread, None
+            if thread is None:
+                return
+            self._stop.set()
+            self._unlink_own()
+            if self._wake_w is not None:
+                with contextlib.suppress(OSError):
+                    self._wake_w.send(b"x")
+        if thread is not threading.current_thread():
+            thread.join(timeout=5.0)
+            if thread.is_alive():
+                log.warning("control: the server thread did not stop (a handler is stuck)")
+
+    def __enter__(self) -> ControlServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _already_listening(self) -> PostureError:
+        return PostureError(
+            f"a monitor is already listening on {self.path}: "
+            "check it with `posture status` or stop it with `posture stop`"
+        )
+
+    def _remove_stale(self) -> None:
+        try:
+            st = self.path.lstat()
+        except FileNotFoundError:
+            return
+        if not stat.S_ISSOCK(st.st_mode):
+            raise PostureError(f"{self.path} exists and is not a socket: remove it and start again")
+        try:
+            probe = _connect(self.path, 1.0)
+        except ConnectionRefusedError:
+            # Nobody listens: the socket file of a monitor that died. Replace it.
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
+            return
+        except FileNotFoundError:
+            return
+        except OSError as err:
+            raise PostureError(
+                f"cannot check the control socket {self.path}: {err.strerror or err}"
+            ) from err
+        probe.close()
+        raise self._already_listening()
+
+    def _unlink_own(self) -> None:
+        """Remove the socket file, unless someone else's socket has replaced ours."""
+        try:
+            st = self.path.lstat()
+        except FileNotFoundError:
+            return
+        if self._inode == (st.st_dev, st.st_ino):
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
+
+    # -- the server thread -----------------------------------------------------------------
+
+    def _serve(
+        self,
+        listener: socket.socket,
+        wake: socket.socket,
+        wake_w: socket.socket,
+        stop: threading.Event,
+    ) -> None:
+        clients: dict[int, _Client] = {}
+        with selectors.DefaultSelector() as sel:
+            sel.register(listener, selectors.EVENT_READ, None)
+            sel.register(wake, selectors.EVENT_READ, None)
+            try:
+                while not stop.is_set():
+                    now = time.monotonic()
+                    timeout = min((c.deadline for c in clients.values()), default=now + 60.0)
+                    events = sel.select(max(0.0, timeout - now))
+                    for key, _ in events:
+                        if key.fileobj is wake:
+                            continue
+                        if key.fileobj is listener:
+                            self._accept(listener, sel, clients)
+                        else:
+                            client = clients.get(key.fd)
+                            if client is not None:
+                                self._read(client, sel, clients)
+                    now = time.monotonic()
+                    for client in [c for c in clients.values() if c.deadline <= now]:
+                        log.debug("control: a client said nothing in time; dropped")
+                        self._drop(client, sel, clients)
+            except Exception:  # pragma: no cover - a bug here must not go unnoticed
+                log.exception("control: the server thread failed")
+            finally:
+                for client in list(clients.values()):
+                    self._drop(client, sel, clients)
+        for sock in (listener, wake, wake_w):
+            sock.close()
+
+    def _accept(
+        self, listener: socket.socket, sel: selectors.BaseSelector, clients: dict[int, _Client]
+    ) -> None:
+        for _ in range(16):
+            try:
+                conn, _addr = listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as err:
+                log.debug("control: accept failed: %s", err)
+                return
+            if len(clients) >= MAX_CLIENTS:
+                conn.close()
+                continue
+            conn.setblocking(False)
+            client = _Client(conn, time.monotonic() + self.client_timeout)
+            clients[conn.fileno()] = client
+            sel.register(conn, selectors.EVENT_READ, None)
+
+    def _drop(
+        self, client: _Client, sel: selectors.BaseSelector, clients: dict[int, _Client]
+    ) -> None:
+        clients.pop(client.sock.fileno(), None)
+        with contextlib.suppress(KeyError, ValueError):
+            sel.unregister(client.sock)
+        client.sock.close()
+
+    def _read(
+        self, client: _Client, sel: selectors.BaseSelector, clients: dict[int, _Client]
+    ) -> None:
+        try:
+            chunk = client.sock.recv(65536)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            self._drop(client, sel, clients)
+            return
+        client.buffer += chunk
+        newline = client.buffer.find(b"\n")
+        if (newline if newline >= 0 else len(client.buffer)) > self.max_request:
+            self._reply(client, {"ok": False, "error": "request too large"})
+        elif newline >= 0:
+            self._reply(client, self._answer(bytes(client.buffer[:newline])))
+        elif not chunk:  # the client closed its side: what it sent is the request
+            if client.buffer.strip():
+                self._reply(client, self._answer(bytes(client.buffer)))
+        else:
+            return
+        self._drop(client, sel, clients)
+
+    def _answer(self, raw: bytes) -> dict[str, Any]:
+        try:
+            message = json.loads(raw)
+        except ValueError:
+            return {"ok": False, "error": "invalid request: not JSON"}
+        if not isinstance(message, dict):
+            return {"ok": False, "error": "invalid request: not a JSON object"}
+        try:
+            reply = self.handler(message)
+        except PostureError as err:
+            return {"ok": False, "error": str(err)}
+        except Exception as err:
+            log.exception("control: the handler failed on %r", message)
+            return {"ok": False, "error": f"internal error: {type(err).__name__}: {err}"}
+        if not isinstance(reply, dict):
+            log.error("control: the handler returned %r, not a dict", type(reply).__name__)
+            return {"ok": False, "error": "internal error: the handler returned no reply"}
+        return reply
+
+    def _reply(self, client: _Client, reply: dict[str, Any]) -> None:
+        try:
+            data = _encode(reply)
+        except (TypeError, ValueError) as err:
+            log.error("control: the reply cannot be sent as JSON: %s", err)
+            data = _encode({"ok": False, "error": "internal error: the reply is not JSON"})
+        try:
+            client.sock.settimeout(self.client_timeout)
+            client.sock.sendall(data)
+        except OSError as err:
+            log.debug("control: could not send a reply: %s", err)

@@ -1,0 +1,1 @@
+"""Desktop notifications: plyer, notify-send, osascript, log and bell."""

@@ -1,0 +1,1 @@
+"""The pose estimator: MediaPipe's PoseLandmarker, its bundled model, its native log."""

@@ -1,0 +1,1 @@
+"""The user's folders and login autostart entries."""

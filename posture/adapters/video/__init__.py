@@ -1,0 +1,1 @@
+"""Frame sources: the camera, video files, images, folders and globs (OpenCV)."""

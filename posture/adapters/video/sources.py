@@ -1,0 +1,606 @@
+"""Frames from a webcam, a video file, an image file, a folder of images or a glob.
+
+`open_source(spec)` turns what the user typed into a `FrameSource`: an iterator of
+`Frame`s, each an RGB uint8 picture with a timestamp, the file (or camera) it came from
+and its index. Everything the user can get wrong (a missing file, a camera that does not
+answer, a damaged image) raises `InputError` with a one-line message.
+
+OpenCV is imported only inside the functions that use it, so
+`import posture.adapters.video.sources` is cheap and the CLI's --help starts without loading
+cv2.
+
+OpenCV and the FFmpeg it bundles print warnings straight to stderr when probing absent
+cameras or opening damaged files (``[ WARN:0@0.01] global cap_v4l.cpp ...``,
+``[mov,mp4,... @ 0x...] moov atom not found``). Two switches keep that out of the user's
+terminal, both only while this module talks to OpenCV and both overridable:
+
+* OpenCV's own log: `cv2.utils.logging.setLogLevel(LOG_LEVEL_SILENT)` for the duration of
+  each call into OpenCV, restored afterwards. Skipped if the user set OPENCV_LOG_LEVEL.
+* FFmpeg's log: OpenCV reads OPENCV_FFMPEG_LOGLEVEL when its FFmpeg backend first opens
+  something (not at import), so it is set to -8 (AV_LOG_QUIET) before the first open,
+  unless the user already set it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import math
+import os
+import re
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path, PurePath
+from types import TracebackType
+from typing import TYPE_CHECKING, NamedTuple, Protocol, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+from posture.errors import InputError
+
+if TYPE_CHECKING:
+    import cv2
+
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "VIDEO_EXTENSIONS",
+    "CameraSource",
+    "Frame",
+    "FrameSource",
+    "ImageSource",
+    "VideoSource",
+    "available_cameras",
+    "open_source",
+]
+
+IMAGE_EXTENSIONS: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+VIDEO_EXTENSIONS: tuple[str, ...] = (
+    ".mp4",
+    ".avi",
+    ".mov",
+    ".mkv",
+    ".webm",
+    ".m4v",
+    ".mpg",
+    ".mpeg",
+)
+
+# Used for video timestamps only when the file reports neither positions nor a frame rate.
+_FALLBACK_FPS = 30.0
+_GLOB_CHARS = re.compile(r"[*?\[]")
+_CAMERA_INDEX = re.compile(r"[0-9]+")
+
+Image = npt.NDArray[np.uint8]
+_S = TypeVar("_S", bound="_SourceBase")
+_P = TypeVar("_P", bound="FrameSource")
+
+
+class Frame(NamedTuple):
+    """One picture from a source."""
+
+    timestamp: float
+    """Seconds. Camera: `time.monotonic()` since the source opened. Video: the frame's
+    position in the file. Images: `index * image_interval`."""
+    image: Image
+    """(H, W, 3) uint8, RGB order, C-contiguous."""
+    origin: str
+    """The file the frame came from (image or video path), or ``"camera:N"``."""
+    index: int  # type: ignore[assignment]  # shadows tuple.index; the API names it so
+    """0-based index of the frame within its source (for images: the file's position in
+    the sorted listing)."""
+
+
+class FrameSource(Protocol):
+    """An iterator of `Frame`s that holds an OpenCV handle until closed.
+
+    Threading rule: one thread reads a source. Create, iterate and close a source on the
+    same thread; OpenCV capture handles are not safe to read from two threads or to
+    release while another thread is reading them. To stop a reader from elsewhere, set a
+    flag that its loop checks and let it close the source.
+
+    A source is single pass: it is its own iterator, so looping over it again continues
+    with the next frame, and once exhausted it stays exhausted (open a new one to start
+    over). It closes itself when exhausted; the concrete classes are also context
+    managers, and `close()` may be called any number of times.
+    """
+
+    name: str
+    """What the user passed (a path, pattern or camera index), for messages."""
+    kind: str
+    """``"camera"``, ``"video"`` or ``"images"``."""
+
+    def __iter__(self) -> Iterator[Frame]: ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self: _P) -> _P: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+# --- OpenCV noise ---------------------------------------------------------------------
+
+_quiet_lock = threading.Lock()
+_quiet_depth = 0
+_quiet_saved_level = 0
+
+
+@contextlib.contextmanager
+def _quiet_opencv() -> Iterator[None]:
+    """Silence OpenCV's and FFmpeg's stderr chatter while the block runs.
+
+    Reference-counted so overlapping use from several threads restores the level that
+    was in force before the first of them started.
+    """
+    global _quiet_depth, _quiet_saved_level
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    if "OPENCV_LOG_LEVEL" in os.environ:  # the user asked for OpenCV's log: keep it
+        yield
+        return
+    import cv2
+
+    log = cv2.utils.logging
+    with _quiet_lock:
+        if _quiet_depth == 0:
+            _quiet_saved_level = int(log.getLogLevel())
+            log.setLogLevel(log.LOG_LEVEL_SILENT)
+        _quiet_depth += 1
+    try:
+        yield
+    finally:
+        with _quiet_lock:
+            _quiet_depth -= 1
+            if _quiet_depth == 0:
+                log.setLogLevel(_quiet_saved_level)
+
+
+# --- helpers ----------------------------------------------------------------------------
+
+
+def _to_rgb(picture: cv2.typing.MatLike) -> Image:
+    """OpenCV's BGR (or gray, or BGRA) picture as a C-contiguous uint8 RGB array."""
+    import cv2
+
+    array = np.asarray(picture)
+    if array.dtype != np.uint8:
+        raise ValueError(f"expected an 8-bit picture, got {array.dtype}")
+    if array.ndim == 2:
+        code = cv2.COLOR_GRAY2RGB
+    elif array.ndim == 3 and array.shape[2] == 3:
+        code = cv2.COLOR_BGR2RGB
+    elif array.ndim == 3 and array.shape[2] == 4:
+        code = cv2.COLOR_BGRA2RGB
+    elif array.ndim == 3 and array.shape[2] == 1:
+        code = cv2.COLOR_GRAY2RGB
+    else:
+        raise ValueError(f"unexpected picture shape {array.shape}")
+    rgb: Image = np.ascontiguousarray(cv2.cvtColor(array, code), dtype=np.uint8)
+    return rgb
+
+
+def _has_image_extension(path: str) -> bool:
+    return PurePath(path).suffix.lower() in IMAGE_EXTENSIONS
+
+
+def _natural_key(text: str) -> tuple[list[str | int], str]:
+    """Sort key putting ``frame2.png`` before ``frame10.png``; ties broken by the raw text."""
+    parts = re.split(r"([0-9]+)", text)
+    # re.split with a capture group alternates text, digits, text, ...: the types line up.
+    key: list[str | int] = [int(p) if i % 2 else p.casefold() for i, p in enumerate(parts)]
+    return key, text
+
+
+def _decode_image(path: str) -> Image | None:
+    """The picture in `path` as RGB, or None if it does not decode.
+
+    Reads the bytes with Python and decodes them with `cv2.imdecode`, which (unlike
+    `cv2.imread` on Windows) copes with any file name. EXIF orientation is applied.
+    """
+    import cv2
+
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except FileNotFoundError:
+        raise InputError(f"no such file or folder: {path}") from None
+    except IsADirectoryError:
+        return None
+    except OSError as err:
+        reason = err.strerror or type(err).__name__
+        raise InputError(f"cannot read image {path}: {reason.lower()}") from None
+    if data.size == 0:
+        return None
+    with _quiet_opencv():
+        picture = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    if picture is None or np.asarray(picture).size == 0:
+        return None
+    return _to_rgb(picture)
+
+
+def _read_image(path: str) -> Image:
+    picture = _decode_image(path)
+    if picture is None:
+        raise InputError(f"cannot read image {path}: damaged or not an image")
+    return picture
+
+
+def _check_positive(value: float, what: str) -> None:
+    if not (math.isfinite(value) and value > 0):
+        raise InputError(f"{what} must be a positive number, got {value}")
+
+
+class _SourceBase:
+    """Context-manager and iterator plumbing shared by the concrete sources."""
+
+    name: str
+    kind: str
+
+    def __iter__(self) -> Iterator[Frame]:
+        return self
+
+    def __next__(self) -> Frame:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self: _S) -> _S:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r})"
+
+
+# --- camera -----------------------------------------------------------------------------
+
+
+def _camera_backend() -> int:
+    """V4L2 on Linux (it honours the frame size and buffer size settings); else any."""
+    import cv2
+
+    if sys.platform.startswith("linux") and cv2.videoio_registry.hasBackend(cv2.CAP_V4L2):
+        return int(cv2.CAP_V4L2)
+    return int(cv2.CAP_ANY)
+
+
+def available_cameras(max_index: int = 8) -> list[int]:
+    """Indexes in 0 .. max_index - 1 at which a camera opens, probing each quietly."""
+    import cv2
+
+    found: list[int] = []
+    backend = _camera_backend()
+    with _quiet_opencv():
+        for index in range(max_index):
+            capture = cv2.VideoCapture(index, backend)
+            try:
+                if capture.isOpened():
+                    found.append(index)
+            finally:
+                capture.release()
+    return found
+
+
+class CameraSource(_SourceBase):
+    """Live frames from webcam `index`, until a read fails or the source is closed.
+
+    `failed` is True once a read has failed mid-stream (camera unplugged, driver error);
+    the iteration then ends and the camera is released. A caller that wants to reconnect
+    checks `failed` and opens a new `CameraSource`.
+    """
+
+    kind: str = "camera"
+
+    def __init__(
+        self, index: int, *, width: int = 640, height: int = 480, name: str | None = None
+    ) -> None:
+        import cv2
+
+        if index < 0:
+            raise InputError(f"camera index must be 0 or more, got {index}")
+        _check_positive(width, "camera width")
+        _check_positive(height, "camera height")
+        self.index = index
+        self.name = str(index) if name is None else name
+        self.origin = f"camera:{index}"
+        self.failed = False
+        self._next_index = 0
+
+        with _quiet_opencv():
+            capture = cv2.VideoCapture(index, _camera_backend())
+            if not capture.isOpened():
+                capture.release()
+                others = [i for i in available_cameras() if i != index]
+                answer = (
+                    "cameras that answer: " + ", ".join(map(str, others))
+                    if others
+                    else "no camera answers on this machine"
+                )
+                raise InputError(f"no camera at index {index} ({answer})")
+            capture.set(cv2.CAP_PROP_FRAME_WIDTH, width)
+            capture.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
+            # Drivers queue several frames (V4L2: 4 by default) and read() returns the
+            # oldest. The pose model reads a few frames a second at most, so with a queue
+            # it would always look at a picture from seconds ago. A one-frame buffer
+            # makes each read return (nearly) the newest picture. Backends that ignore
+            # the setting keep their own queue; that costs latency, not correctness.
+            capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)
+            # A camera that another program holds often opens but delivers nothing:
+            # say so now rather than yield an empty stream.
+            if not capture.grab():
+                capture.release()
+                raise InputError(
+                    f"camera {index} opened but sends no picture (is another program using it?)"
+                )
+        self._capture: cv2.VideoCapture | None = capture
+        self._opened_at = time.monotonic()
+        self.width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH))
+        self.height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+
+    def __next__(self) -> Frame:
+        capture = self._capture
+        if capture is None:
+            raise StopIteration
+        with _quiet_opencv():
+            ok, picture = capture.read()
+        timestamp = time.monotonic() - self._opened_at
+        if not ok or picture is None or np.asarray(picture).size == 0:
+            self.failed = True
+            self.close()
+            raise StopIteration
+        frame = Frame(timestamp, _to_rgb(picture), self.origin, self._next_index)
+        self._next_index += 1
+        return frame
+
+    def close(self) -> None:
+        capture, self._capture = self._capture, None
+        if capture is not None:
+            capture.release()
+
+
+# --- video ------------------------------------------------------------------------------
+
+
+def _open_video(path: str) -> cv2.VideoCapture | None:
+    """An opened capture on `path`, or None.
+
+    Prefers the FFmpeg backend: it reads every container OpenCV knows, and asking for it
+    explicitly keeps OpenCV from trying its built-in AVI parser on damaged files, which
+    prints to stderr unconditionally.
+    """
+    import cv2
+
+    ffmpeg = cv2.videoio_registry.hasBackend(cv2.CAP_FFMPEG)
+    backend = cv2.CAP_FFMPEG if ffmpeg else cv2.CAP_ANY
+    with _quiet_opencv():
+        capture = cv2.VideoCapture(path, backend)
+    if capture.isOpened():
+        return capture
+    capture.release()
+    return None
+
+
+class VideoSource(_SourceBase):
+    """The frames of a video file, in order, decoded one at a time.
+
+    The first frame is decoded when the source opens, so a file that opens but holds no
+    frame fails at once with "no frames in video X". `fps` is the frame rate the file
+    reports, or None if it reports none.
+    """
+
+    kind: str = "video"
+
+    def __init__(self, path: str, *, name: str | None = None) -> None:
+        import cv2
+
+        self.path = path
+        self.name = path if name is None else name
+        capture = _open_video(path)
+        if capture is None:
+            raise InputError(f"cannot read video {self.name}: damaged or not a video")
+        fps = float(capture.get(cv2.CAP_PROP_FPS))
+        self.fps: float | None = fps if math.isfinite(fps) and fps > 0 else None
+        self._capture: cv2.VideoCapture | None = capture
+        self._next_index = 0
+        self._last_timestamp = 0.0
+        first = self._read()
+        if first is None:
+            raise InputError(f"no frames in video {self.name}")
+        self._pending: Frame | None = first
+
+    def _read(self) -> Frame | None:
+        import cv2
+
+        capture = self._capture
+        if capture is None:
+            return None
+        with _quiet_opencv():
+            ok, picture = capture.read()
+            position_ms = float(capture.get(cv2.CAP_PROP_POS_MSEC))
+        if not ok or picture is None or np.asarray(picture).size == 0:
+            self.close()
+            return None
+        index = self._next_index
+        if math.isfinite(position_ms) and position_ms >= 0 and (index == 0 or position_ms > 0):
+            timestamp = position_ms / 1000.0
+        else:  # backend does not report positions
+            timestamp = index / (self.fps or _FALLBACK_FPS)
+        # Never step backwards, whatever the container says.
+        timestamp = max(timestamp, self._last_timestamp)
+        self._last_timestamp = timestamp
+        self._next_index += 1
+        return Frame(timestamp, _to_rgb(picture), self.path, index)
+
+    def __next__(self) -> Frame:
+        frame, self._pending = self._pending, None
+        if frame is None:
+            frame = self._read()
+        if frame is None:
+            raise StopIteration
+        return frame
+
+    def close(self) -> None:
+        self._pending = None
+        capture, self._capture = self._capture, None
+        if capture is not None:
+            capture.release()
+
+
+# --- images -----------------------------------------------------------------------------
+
+
+class ImageSource(_SourceBase):
+    """Image files in the given order, decoded one at a time while iterating.
+
+    Frame `i` has timestamp ``i * image_interval``. The first image is decoded when the
+    source opens, so a single damaged image fails at once. A later file that does not
+    decode raises `InputError` from `next()`; the source has moved past it, so a caller
+    that prefers to skip damaged files can catch the error and keep iterating (frame
+    indexes stay the files' positions in the listing).
+    """
+
+    kind: str = "images"
+
+    def __init__(
+        self, paths: Sequence[str], *, name: str | None = None, image_interval: float = 1.0
+    ) -> None:
+        if not paths:
+            raise ValueError("ImageSource needs at least one path")
+        _check_positive(image_interval, "image interval")
+        self.paths: list[str] = list(paths)
+        self.name = self.paths[0] if name is None else name
+        self.image_interval = float(image_interval)
+        self._position = 0
+        self._pending: Frame | None = self._load(0)
+        self._position = 1
+
+    def _load(self, position: int) -> Frame:
+        path = self.paths[position]
+        return Frame(position * self.image_interval, _read_image(path), path, position)
+
+    def __len__(self) -> int:
+        """How many image files the source lists (readable or not)."""
+        return len(self.paths)
+
+    def __next__(self) -> Frame:
+        frame, self._pending = self._pending, None
+        if frame is not None:
+            return frame
+        position = self._position
+        if position >= len(self.paths):
+            raise StopIteration
+        self._position += 1  # move on even if this file is damaged
+        return self._load(position)
+
+    def close(self) -> None:
+        self._pending = None
+        self._position = len(self.paths)
+
+
+def _list_folder(folder: str) -> list[str]:
+    """Image files in `folder` and its subfolders, sorted by relative path; hidden files
+    and folders skipped. A folder of labelled subfolders (``upright/``, ``slouch/``) is
+    one source, read label by label."""
+    found: list[str] = []
+    errors: list[OSError] = []
+    for root, dirs, files in os.walk(folder, onerror=errors.append):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        rel = os.path.relpath(root, folder)
+        for name in files:
+            if not name.startswith(".") and _has_image_extension(name):
+                found.append(name if rel == "." else str(Path(rel) / name))
+    if errors and not found:
+        err = errors[0]
+        reason = (err.strerror or type(err).__name__).lower()
+        raise InputError(f"cannot list folder {folder}: {reason}") from None
+    return [str(Path(folder) / name) for name in sorted(found, key=_natural_key)]
+
+
+def _list_glob(pattern: str) -> list[str]:
+    """Image files matching `pattern` (``**`` recurses), sorted by path."""
+    # glob.glob, not Path.glob: the pattern may be absolute or have wildcards anywhere.
+    matches = glob.glob(pattern, recursive=True)  # noqa: PTH207
+    files = [m for m in matches if _has_image_extension(m) and Path(m).is_file()]
+    return sorted(files, key=_natural_key)
+
+
+# --- entry point ------------------------------------------------------------------------
+
+
+def open_source(
+    spec: str | int, *, width: int = 640, height: int = 480, image_interval: float = 1.0
+) -> FrameSource:
+    """Open what the user named: a camera index, a video, an image, a folder or a glob.
+
+    * an int, or a string of digits: the camera at that index, asked for `width` x
+      `height` frames;
+    * an existing folder: its image files (``.jpg .jpeg .png .bmp .webp .tif .tiff``,
+      any case) there and in its subfolders, sorted by relative path, hidden files skipped;
+    * an existing file: an image or a video by its extension; any other file is tried
+      as an image, then as a video;
+    * otherwise, a string containing ``*``, ``?`` or ``[``: the image files matching it
+      as a glob pattern, sorted by path;
+    * anything else: an `InputError`.
+
+    Images get timestamps ``index * image_interval``.
+    """
+    if isinstance(spec, int):
+        return CameraSource(spec, width=width, height=height, name=str(spec))
+    if _CAMERA_INDEX.fullmatch(spec):
+        return CameraSource(int(spec), width=width, height=height, name=spec)
+    if not spec.strip():
+        raise InputError("no source given: name a camera index, a file, a folder or a pattern")
+
+    path = str(Path(spec).expanduser())
+    if Path(path).is_dir():
+        files = _list_folder(path)
+        if not files:
+            looked_for = ", ".join(IMAGE_EXTENSIONS)
+            raise InputError(f"no images in folder {spec} (looked for {looked_for})")
+        return ImageSource(files, name=spec, image_interval=image_interval)
+
+    if Path(path).exists():
+        extension = Path(path).suffix.lower()
+        if extension in IMAGE_EXTENSIONS:
+            return ImageSource([path], name=spec, image_interval=image_interval)
+        if extension in VIDEO_EXTENSIONS:
+            return VideoSource(path, name=spec)
+        return _open_unknown_file(path, spec, image_interval)
+
+    if _GLOB_CHARS.search(spec):
+        files = _list_glob(path)
+        if not files:
+            raise InputError(f"no images match {spec}")
+        return ImageSource(files, name=spec, image_interval=image_interval)
+
+    raise InputError(f"no such file or folder: {spec}")
+
+
+def _open_unknown_file(path: str, spec: str, image_interval: float) -> FrameSource:
+    """A file whose extension says nothing: an image if it decodes as one, else a video."""
+    import cv2
+
+    # Only read the whole file for imdecode if its header looks like an image, so a big
+    # video with an odd extension is not loaded into memory.
+    with _quiet_opencv():
+        looks_like_image = cv2.haveImageReader(path)
+    if looks_like_image and _decode_image(path) is not None:
+        return ImageSource([path], name=spec, image_interval=image_interval)
+    try:
+        return VideoSource(path, name=spec)
+    except InputError:
+        raise InputError(f"not an image or video: {spec}") from None

@@ -1,0 +1,101 @@
+"""`posture calibrate`: collect frames, apply the gates, save the profile; and `--show`."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, cast
+
+import click
+
+from posture.adapters.system import paths
+from posture.core import features
+from posture.core import profile as profiles
+
+if TYPE_CHECKING:
+    from posture.config import PoseConfig
+
+
+#: The features `--show` and the summary print, with how to format them.
+_SHOWN = (
+    ("head_height", "{:.3f}"),
+    ("ear_height", "{:.3f}"),
+    ("shoulder_width", "{:.3f}"),
+    ("face_width", "{:.3f}"),
+    ("head_pitch", "{:.3f}"),
+    ("head_roll", "{:.1f}°"),
+    ("shoulder_tilt", "{:.1f}°"),
+    ("head_offset", "{:.3f}"),
+    ("neck_inclination", "{:.1f}°"),
+    ("shoulder_x", "{:.3f}"),
+    ("shoulder_y", "{:.3f}"),
+)
+
+
+def _say(text: str) -> None:
+    click.echo(text, err=True)
+
+
+def run_calibrate(
+    sources: list[str],
+    *,
+    profile_name: str,
+    seconds: float,
+    sensitivity: str,
+    model: Path | str | None,
+    pose_config: PoseConfig,
+    countdown: int,
+) -> None:
+    from posture.adapters.pose.landmarker import PoseOptions
+    from posture.adapters.pose.model import resolve_model
+    from posture.app.capture import collect
+    from posture.core.calibration import calibrate
+
+    profiles.check_name(profile_name)
+    info = resolve_model(model)
+    options = PoseOptions(
+        num_poses=pose_config.num_poses,
+        min_detection_confidence=pose_config.min_detection_confidence,
+        min_presence_confidence=pose_config.min_presence_confidence,
+        min_tracking_confidence=pose_config.min_tracking_confidence,
+    )
+    frames, camera = collect(
+        sources, model=info, options=options, seconds=seconds, countdown=countdown, say=_say
+    )
+    profile = calibrate(
+        frames,
+        name=profile_name,
+        sensitivity=cast(profiles.Sensitivity, sensitivity),
+        camera=camera,
+        model_sha256=info.sha256,
+        created=datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+        min_visibility=pose_config.min_visibility,
+    )
+    path = profiles.save(paths.folders().data, profile)
+    click.echo(
+        f"Calibrated profile '{profile.name}' from {profile.frames} frames "
+        f"({profile.view} view, sensitivity {profile.sensitivity}): saved to {path}"
+    )
+
+
+def show_profile(name: str) -> None:
+    data = paths.folders().data
+    profile = profiles.load(data, name)
+    path = profiles.profile_path(data, name)
+    click.echo(f"profile      {profile.name}  ({path})")
+    click.echo(f"calibrated   {profile.created}  from {profile.frames} frames")
+    click.echo(f"view         {profile.view}")
+    click.echo(f"sensitivity  {profile.sensitivity}")
+    cam = profile.camera
+    what = f"camera {cam.source}" if cam.kind == "camera" else f"{cam.kind} {cam.source}"
+    click.echo(f"source       {what}, {cam.width}x{cam.height}")
+    click.echo(f"model        {profile.model_sha256[:12]}")
+    click.echo("upright posture (median ± robust spread):")
+    for name_, fmt in _SHOWN:
+        assert name_ in features.NAMES
+        median, spread = profile.median(name_), profile.spread(name_)
+        if math.isnan(median):
+            click.echo(f"  {name_:<17} not seen")
+        else:
+            click.echo(f"  {name_:<17} {fmt.format(median)} ± {fmt.format(spread)}")

@@ -1,0 +1,90 @@
+"""Collect calibration frames: from a camera with a countdown and a progress bar, or every
+frame of the files given. Only brightness and landmarks are kept; frames are dropped."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
+
+from posture.adapters.pose.landmarker import MediaPipePose, Mode, PoseOptions
+from posture.adapters.pose.model import ModelInfo
+from posture.adapters.video.sources import Frame, FrameSource, open_source
+from posture.core.calibration import CalibrationError, FrameStats, frame_brightness
+from posture.core.profile import Camera
+
+#: Calibration looks for two people so that a second one in view can be refused.
+CALIBRATION_POSES = 2
+
+
+def _stats(pose: MediaPipePose, frame: Frame) -> FrameStats:
+    result = pose.detect(frame.image, frame.timestamp)
+    mean, std = frame_brightness(frame.image)
+    return FrameStats(mean, std, result.landmarks, result.aspect)
+
+
+def collect(
+    specs: Sequence[str],
+    *,
+    model: ModelInfo,
+    options: PoseOptions,
+    seconds: float,
+    countdown: int,
+    say: Callable[[str], None],
+) -> tuple[list[FrameStats], Camera]:
+    """Frames of every source; a camera is sampled for `seconds` after a countdown.
+    The profile records the first source, and its picture size, as its camera."""
+    frames: list[FrameStats] = []
+    camera: Camera | None = None
+    options = replace(options, num_poses=max(options.num_poses, CALIBRATION_POSES))
+    for spec in specs:
+        with open_source(spec) as source:
+            mode: Mode = "image" if source.kind == "images" else "video"
+            with MediaPipePose(model, replace(options, mode=mode)) as pose:
+                if source.kind == "camera":
+                    stream = timed(source, seconds, countdown, say)
+                else:
+                    stream = iter(source)
+                for frame in stream:
+                    if camera is None:
+                        height, width = frame.image.shape[:2]
+                        camera = Camera(spec, source.kind, width, height)
+                    frames.append(_stats(pose, frame))
+    if camera is None:
+        raise CalibrationError("calibration got no frames: check the source and try again")
+    return frames, camera
+
+
+def timed(
+    source: FrameSource,
+    seconds: float,
+    countdown: int,
+    say: Callable[[str], None],
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Iterator[Frame]:
+    """The camera's frames for `seconds` after a countdown, with a progress bar."""
+    import click
+
+    say("Sit upright as you mean to sit, look at the screen, and keep still.")
+    for n in range(countdown, 0, -1):
+        say(f"  {n}…")
+        sleep(1)
+    ticks = max(1, round(seconds * 10))
+    start = clock()
+    with click.progressbar(length=ticks, label="calibrating", file=sys.stderr) as bar:
+        shown = 0
+        for frame in source:
+            yield frame
+            elapsed = clock() - start
+            now = min(int(elapsed * 10), ticks)
+            bar.update(now - shown)
+            shown = now
+            if elapsed >= seconds:
+                return
+    raise CalibrationError(
+        "the camera stopped sending pictures during calibration (unplugged, or taken by "
+        "another program?): run `posture calibrate` again"
+    )

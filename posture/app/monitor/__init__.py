@@ -1,0 +1,1 @@
+"""The background monitor's loop."""

@@ -1,0 +1,1 @@
+"""`posture report` and `posture history`: periods, rendering, the HTML page."""

@@ -1,0 +1,181 @@
+"""The report's commands: `posture report` and `posture history` (list, prune).
+Registered on the `posture` group by `posture.cli.main`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from posture.cli.main import _load_config, cli
+
+
+@cli.command()
+@click.option("--session", "session", type=int, default=None, metavar="ID", help="One session.")
+@click.option("--today", is_flag=True, help="Today, from local midnight.")
+@click.option("--yesterday", is_flag=True, help="Yesterday.")
+@click.option(
+    "--days",
+    type=click.IntRange(1, 3660),
+    default=None,
+    metavar="N",
+    help="Today and the N-1 days before.",
+)
+@click.option(
+    "--since",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    metavar="DATE",
+    help="From this local date (YYYY-MM-DD) ...",
+)
+@click.option(
+    "--until",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    metavar="DATE",
+    help="... to this one, included (default: today).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "html", "json", "csv"]),
+    default=None,
+    help="Output format (default: text; html with --open).",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    default=None,
+    metavar="FILE",
+    help="Write to FILE (mode 0600) instead of stdout.",
+)
+@click.option(
+    "--open",
+    "open_browser",
+    is_flag=True,
+    help="Write the HTML report (to --output, or posture-report-DATE-TIME.html here) and "
+    "open it in the browser.",
+)
+def report(
+    session: int | None,
+    today: bool,
+    yesterday: bool,
+    days: int | None,
+    since: Any,
+    until: Any,
+    fmt: str | None,
+    output: Path | None,
+    open_browser: bool,
+) -> None:
+    """What the monitor recorded: time upright, problems, episodes, nudges, by hour.
+
+    Reads the history only (never writes it), while the monitor runs too. Without a
+    period option: the latest session. Times are shown in local time.
+
+    \b
+    Examples:
+      posture report                       the latest session
+      posture report --today
+      posture report --days 7 --format json > week.json
+      posture report --since 2026-11-01 --until 2026-11-30 --format csv -o nov.csv
+      posture report --days 30 --open      the HTML report in the browser
+    """
+    from posture.app.report.commands import Choice, run_report
+
+    chosen = [
+        name
+        for name, given in (
+            ("--session", session is not None),
+            ("--today", today),
+            ("--yesterday", yesterday),
+            ("--days", days is not None),
+            ("--since", since is not None),
+        )
+        if given
+    ]
+    if len(chosen) > 1:
+        raise click.UsageError(f"choose one period: {' and '.join(chosen)} were both given")
+    if until is not None and since is None:
+        raise click.UsageError("--until needs --since")
+    if open_browser and fmt not in (None, "html"):
+        raise click.UsageError("--open shows the HTML report: leave out --format or use html")
+    choice = Choice(
+        session=session,
+        today=today,
+        yesterday=yesterday,
+        days=days,
+        since=since.date() if since is not None else None,
+        until=until.date() if until is not None else None,
+    )
+    run_report(
+        choice,
+        fmt=fmt or ("html" if open_browser else "text"),
+        output=output,
+        open_browser=open_browser,
+    )
+
+
+@cli.group(invoke_without_command=True)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    metavar="N",
+    help="List the latest N sessions.",
+)
+@click.pass_context
+def history(ctx: click.Context, limit: int) -> None:
+    """The monitor's history: numbers only (verdicts, scores, episodes, nudges), never images.
+
+    Without a subcommand: the latest sessions, newest first, with their length and upright
+    share; `running` marks the monitor's current one, `crashed` one that never ended
+    (its monitor was killed). `posture report --session ID` shows one.
+
+    \b
+    Examples:
+      posture history
+      posture history --limit 100
+      posture history prune --older-than 90
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from posture.app.report.commands import run_history_list
+
+    run_history_list(limit)
+
+
+@history.command("prune")
+@click.option(
+    "--older-than",
+    "days",
+    type=click.IntRange(min=0),
+    default=None,
+    metavar="DAYS",
+    help="Delete what is older than this many days (default: [monitor] retention_days, 365).",
+)
+def history_prune(days: int | None) -> None:
+    """Delete old history and shrink the file. The monitor also does this when it starts.
+
+    \b
+    Examples:
+      posture history prune
+      posture history prune --older-than 30
+    """
+    import time
+
+    from posture.adapters.storage.history import History
+    from posture.adapters.system import paths
+    from posture.app.service import HISTORY_FILE
+
+    keep = days if days is not None else _load_config().monitor.retention_days
+    path = paths.folders().data / HISTORY_FILE
+    if not path.exists():
+        click.echo("no history yet: nothing to prune")
+        return
+    with History(path) as store:
+        counts = store.prune(int(time.time() * 1000) - keep * 86_400_000)
+    removed = ", ".join(f"{n} {table}" for table, n in counts.items() if n) or "nothing"
+    click.echo(f"pruned history older than {keep} days: removed {removed}")
