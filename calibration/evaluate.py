@@ -54,7 +54,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from posture.adapters.video.sources import IMAGE_EXTENSIONS  # noqa: E402
-from posture.core import features, judgment  # noqa: E402  (after the sys.path line on purpose)
+from posture.core import features, judgment, vocab  # noqa: E402  (after the sys.path line on purpose)
 from posture.core.calibration import MAD_TO_SIGMA, CalibrationError, FrameStats, calibrate  # noqa: E402
 from posture.core.profile import SENSITIVITIES, Camera  # noqa: E402
 
@@ -431,7 +431,7 @@ def evaluate_set(
 # --- evaluation of the posture judgment ------------------------------------------------
 
 #: Every verdict `posture.core.judgment` gives, in the order the report lists them.
-VERDICTS: tuple[judgment.Verdict, ...] = ("good", "bad", "uncertain", "away")
+VERDICTS: tuple[vocab.Verdict, ...] = ("good", "bad", "uncertain", "away")
 #: The profile's creation time: never written anywhere, fixed so a run is reproducible.
 PROFILE_CREATED = "1970-01-01T00:00:00+00:00"
 
@@ -454,7 +454,7 @@ def summarize_verdicts(judgments: Sequence[judgment.Judgment]) -> VerdictSummary
     """Counts of each verdict, of each problem flagged (severity >= 1) in bad frames, and
     the range of the scores of the frames that were judged good or bad.
 
-    Problems come in `judgment.PROBLEMS` order, any other after them alphabetically.
+    Problems come in `vocab.PROBLEMS` order, any other after them alphabetically.
     """
     counts: dict[str, int] = {verdict: 0 for verdict in VERDICTS}
     flagged: dict[str, int] = {}
@@ -463,8 +463,8 @@ def summarize_verdicts(judgments: Sequence[judgment.Judgment]) -> VerdictSummary
         if one.verdict == "bad":
             for problem in one.bad_problems:
                 flagged[problem] = flagged.get(problem, 0) + 1
-    known = [p for p in judgment.PROBLEMS if p in flagged]
-    order = known + sorted(p for p in flagged if p not in judgment.PROBLEMS)
+    known = [p for p in vocab.PROBLEMS if p in flagged]
+    order = known + sorted(p for p in flagged if p not in vocab.PROBLEMS)
     scores = [one.score for one in judgments if math.isfinite(one.score)]
     return VerdictSummary(
         len(judgments),
@@ -978,7 +978,7 @@ def render_thresholds(
     ]
     rows = [
         [
-            f"`{c.problem}` ({judgment.PROBLEM_TEXT.get(c.problem, c.problem)})",
+            f"`{c.problem}` ({vocab.PROBLEM_TEXT.get(c.problem, c.problem)})",
             c.group,
             f"`{c.feature}`",
             c.view,

@@ -16,7 +16,6 @@ import numpy as np
 import pytest
 
 from posture.core import stats
-from posture.core.judgment import PROBLEMS
 from posture.core.stats import (
     Band,
     EpisodeRow,
@@ -27,6 +26,7 @@ from posture.core.stats import (
     SessionRow,
     StoredEpisode,
 )
+from posture.core.vocab import PROBLEMS
 
 UTC = timezone.utc
 S = 1000

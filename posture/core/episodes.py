@@ -113,10 +113,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 from posture.core.judgment import Judgment
+from posture.core.vocab import VERDICTS, State, is_present
 
 __all__ = ["DEFAULT_SETTINGS", "Episode", "Settings", "State", "Tracker", "Update"]
 
-State = Literal["upright", "deviating", "slouching", "recovering", "away", "uncertain"]
 _Underlying = Literal["upright", "deviating", "slouching", "recovering"]
 _Absent = Literal["away", "uncertain"]
 
@@ -268,10 +268,10 @@ class Tracker:
         self._check_time(t)
         s = self.settings
         verdict = judgment.verdict
-        if verdict not in ("good", "bad", "away", "uncertain"):
+        if verdict not in VERDICTS:
             raise ValueError(f"unknown verdict {verdict!r}")
         score = judgment.score
-        present = verdict in ("good", "bad") and math.isfinite(score)
+        present = is_present(verdict) and math.isfinite(score)
         far = bool(far) and present
 
         ended: Episode | None = None

@@ -18,25 +18,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 
 from posture.core import features
 from posture.core.profile import Profile, View
-
-Verdict = Literal["good", "bad", "uncertain", "away"]
-
-PROBLEMS: tuple[str, ...] = ("slouch", "too_close", "leaning", "head_tilt", "neck")
-
-#: What each problem means, for messages and the report.
-PROBLEM_TEXT = {
-    "slouch": "slouching / head forward",
-    "too_close": "too close to the screen",
-    "leaning": "leaning sideways",
-    "head_tilt": "head tilted",
-    "neck": "neck bent forward",
-}
+from posture.core.vocab import PROBLEMS, Verdict
 
 #: Tolerance multipliers: low sensitivity lets more pass.
 SENSITIVITY_SCALE = {"low": 1.4, "medium": 1.0, "high": 0.75}

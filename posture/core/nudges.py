@@ -18,7 +18,7 @@ import numpy as np
 
 from posture.core import tally
 from posture.core.episodes import Episode, Update
-from posture.core.judgment import PROBLEM_TEXT
+from posture.core.vocab import PROBLEM_TEXT
 
 
 @dataclass(frozen=True)

@@ -75,7 +75,7 @@ import numpy as np
 import numpy.typing as npt
 
 from posture.core import tally
-from posture.core.judgment import PROBLEMS
+from posture.core.vocab import PROBLEMS, VERDICTS
 
 __all__ = [
     "BAND_KINDS",
@@ -125,7 +125,6 @@ U8 = npt.NDArray[np.uint8]
 Bool = npt.NDArray[np.bool_]
 
 #: Verdict codes in `Samples.verdict`: the index in this tuple.
-VERDICTS: tuple[str, ...] = ("good", "bad", "away", "uncertain")
 GOOD, BAD, AWAY, UNCERTAIN = range(4)
 
 #: Band kinds; a verdict's band kind is `BAND_KINDS[_BAND_OF[verdict]]`.

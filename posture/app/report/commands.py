@@ -47,7 +47,7 @@ import numpy as np
 
 from posture.adapters.storage.history import History, HistoryError
 from posture.core import stats
-from posture.core.judgment import PROBLEM_TEXT
+from posture.core.vocab import PROBLEM_TEXT
 from posture.errors import PostureError
 
 NO_HISTORY = (

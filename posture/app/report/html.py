@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from typing import TYPE_CHECKING, Any
 
-from posture.core.judgment import PROBLEM_TEXT
+from posture.core.vocab import PROBLEM_TEXT
 
 if TYPE_CHECKING:
     from posture.core.stats import Report
