@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from posture import config
+from posture.adapters import private
 from posture.adapters.system import paths
 from posture.errors import PostureError
 
@@ -85,9 +86,9 @@ def test_platform_folders_without_posture_home() -> None:
 
 def test_private_dir_is_created_and_tightened(tmp_path: Path) -> None:
     target = tmp_path / "a" / "b"
-    paths.ensure_private_dir(target)
+    private.ensure_private_dir(target)
     assert target.stat().st_mode & 0o777 == 0o700
     assert (tmp_path / "a").stat().st_mode & 0o777 == 0o700  # created parents too
     target.chmod(0o755)
-    paths.ensure_private_dir(target)
+    private.ensure_private_dir(target)
     assert target.stat().st_mode & 0o777 == 0o700

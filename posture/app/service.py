@@ -20,9 +20,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import FrameType
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
+from posture.adapters.private import ensure_private_dir
+from posture.adapters.storage.history import HISTORY_FILE
 from posture.adapters.system import paths
+from posture.adapters.system.lock import AlreadyRunning, MonitorLock, is_locked, lock_path, read_pid
 from posture.errors import PostureError
 
 if TYPE_CHECKING:
@@ -32,17 +35,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("posture")
 
 LOG_FILE = "posture.log"
-HISTORY_FILE = "history.sqlite3"
-
-
-class AlreadyRunning(PostureError):
-    def __init__(self, pid: int | None) -> None:
-        who = f" (pid {pid})" if pid else ""
-        super().__init__(
-            f"a posture monitor is already running{who}: `posture status` shows it, "
-            "`posture stop` ends it",
-            exit_code=1,
-        )
 
 
 # --- durations ------------------------------------------------------------------------
@@ -70,69 +62,12 @@ def parse_duration(text: str, *, now: datetime | None = None) -> float:
     return total
 
 
-# --- the lock -------------------------------------------------------------------------
-
-
-class MonitorLock:
-    """An exclusive lock on `monitor.lock` in the runtime folder, holding our pid. The
-    operating system drops it when the process dies, so a crash never leaves a monitor
-    that "is running" but is not."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._fh: IO[str] | None = None
-
-    def acquire(self) -> None:
-        import fcntl
-
-        paths.ensure_private_dir(self.path.parent)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        fh = os.fdopen(fd, "r+", encoding="ascii")
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            fh.close()
-            raise AlreadyRunning(read_pid(self.path)) from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"{os.getpid()}\n")
-        fh.flush()
-        self._fh = fh
-
-    def release(self) -> None:
-        if self._fh is not None:
-            self._fh.close()  # closing drops the lock
-            self._fh = None
-
-
-def read_pid(path: Path) -> int | None:
-    try:
-        return int(path.read_text(encoding="ascii").strip() or 0) or None
-    except (OSError, ValueError):
-        return None
-
-
-def is_locked(path: Path) -> bool:
-    """Whether a live process holds the monitor lock."""
-    import fcntl
-
-    if not path.exists():
-        return False
-    with path.open("r", encoding="ascii") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            return True
-        fcntl.flock(fh, fcntl.LOCK_UN)
-        return False
-
-
 # --- logging --------------------------------------------------------------------------
 
 
 def setup_logging(log_dir: Path, *, to_stderr: bool, verbose: bool = False) -> Path:
     """`posture.log` (rotating: 1 MiB x 3, mode 0600) and, in the foreground, stderr."""
-    paths.ensure_private_dir(log_dir)
+    ensure_private_dir(log_dir)
     file = log_dir / LOG_FILE
     if not file.exists():
         file.touch(mode=0o600)
@@ -203,7 +138,7 @@ def run_monitor(config: Config, options: RunOptions, *, to_stderr: bool) -> Summ
     from posture.core import profile as profiles
 
     folders = paths.folders()
-    lock = MonitorLock(folders.runtime / "monitor.lock")
+    lock = MonitorLock(lock_path(folders.runtime))
     lock.acquire()
     try:
         log_file = setup_logging(folders.log, to_stderr=to_stderr, verbose=options.verbose)
@@ -228,7 +163,7 @@ def run_monitor(config: Config, options: RunOptions, *, to_stderr: bool) -> Summ
         else:
             feed = ReplayFeed(open_source(options.source, image_interval=options.interval))
             clock = ReplayClock(options.speed)
-        paths.ensure_private_dir(folders.data)
+        ensure_private_dir(folders.data)
         history = History(folders.data / HISTORY_FILE)
         history.prune(clock.wall_ms() - config.monitor.retention_days * 86_400_000)
         monitor = Monitor(
@@ -277,7 +212,7 @@ def start_detached(args: list[str], *, wait: float = 30.0) -> int:
     from posture.adapters.control.unix import request, socket_path
 
     folders = paths.folders()
-    lock = folders.runtime / "monitor.lock"
+    lock = lock_path(folders.runtime)
     if is_locked(lock):
         raise AlreadyRunning(read_pid(lock))
     proc = subprocess.Popen(
@@ -319,7 +254,7 @@ def stop_monitor(*, wait: float = 15.0) -> int | None:
     from posture.adapters.control.unix import NotRunning, request, socket_path
 
     folders = paths.folders()
-    lock = folders.runtime / "monitor.lock"
+    lock = lock_path(folders.runtime)
     pid = read_pid(lock)
     try:
         request(socket_path(folders.runtime), {"cmd": "stop"})

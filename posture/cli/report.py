@@ -166,9 +166,8 @@ def history_prune(days: int | None) -> None:
     """
     import time
 
-    from posture.adapters.storage.history import History
+    from posture.adapters.storage.history import HISTORY_FILE, History
     from posture.adapters.system import paths
-    from posture.app.service import HISTORY_FILE
 
     keep = days if days is not None else _load_config().monitor.retention_days
     path = paths.folders().data / HISTORY_FILE

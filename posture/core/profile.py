@@ -154,7 +154,7 @@ def load(data_dir: Path, name: str = "default") -> Profile:
 def save(data_dir: Path, profile: Profile, *, now: datetime | None = None) -> Path:
     """Write `profile` atomically, mode 0600. An existing profile of that name is kept as
     a copy in profiles/history/ before the new one replaces it."""
-    from posture.adapters.system.paths import ensure_private_dir
+    from posture.adapters.private import ensure_private_dir
 
     path = profile_path(data_dir, profile.name)
     folder = ensure_private_dir(path.parent)

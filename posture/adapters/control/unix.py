@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from posture.adapters.system.paths import ensure_private_dir
+from posture.adapters.private import ensure_private_dir
 from posture.errors import PostureError
 
 log = logging.getLogger(__name__)

@@ -51,12 +51,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 
-from posture.adapters.system.paths import ensure_private_dir
+from posture.adapters.private import ensure_private_dir
 from posture.errors import PostureError
 
 __all__ = [
     "FEATURE_COLUMNS",
-    "FILENAME",
+    "HISTORY_FILE",
     "MIGRATIONS",
     "PERIOD_KINDS",
     "SCHEMA_VERSION",
@@ -66,7 +66,8 @@ __all__ = [
 ]
 
 #: The file name in the data folder.
-FILENAME = "history.sqlite3"
+#: The history's file name in the data folder.
+HISTORY_FILE = "history.sqlite3"
 
 #: The feature values kept with every sample (`posture.core.features` names); others are ignored.
 FEATURE_COLUMNS: tuple[str, ...] = (

@@ -45,15 +45,3 @@ def folders(env: dict[str, str] | None = None) -> Folders:
     return Folders(
         Path(dirs.user_config_dir), Path(dirs.user_data_dir), Path(dirs.user_log_dir), runtime
     )
-
-
-def ensure_private_dir(path: Path) -> Path:
-    """Create `path`, and every missing folder above it, readable by the user only;
-    tighten `path` if it exists. (`mkdir(parents=True)` would give the parents the
-    umask's mode, typically 0755.)"""
-    missing = [p for p in (path, *path.parents) if not p.exists()]
-    for folder in reversed(missing):
-        folder.mkdir(mode=0o700, exist_ok=True)
-    if os.name == "posix" and (path.stat().st_mode & 0o077):
-        path.chmod(0o700)
-    return path

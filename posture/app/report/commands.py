@@ -198,10 +198,10 @@ def _last_sample(conn: sqlite3.Connection, session_id: int) -> int | None:
 def _monitor_running() -> bool:
     """Whether a monitor holds the lock now (then the newest unended session is its)."""
     from posture.adapters.system import paths
-    from posture.app.service import is_locked
+    from posture.adapters.system.lock import is_locked, lock_path
 
     try:
-        return is_locked(paths.folders().runtime / "monitor.lock")
+        return is_locked(lock_path(paths.folders().runtime))
     except OSError:
         return False
 
@@ -442,8 +442,8 @@ class NoHistory(PostureError):
 
 
 def history_path() -> Path:
+    from posture.adapters.storage.history import HISTORY_FILE
     from posture.adapters.system import paths
-    from posture.app.service import HISTORY_FILE
 
     return paths.folders().data / HISTORY_FILE
 
