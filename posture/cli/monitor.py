@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from posture.cli.main import _load_config, cli
+from posture.cli.group import load_config
 from posture.errors import PostureError
 
 
@@ -59,7 +59,7 @@ def _monitor_options(func: Any) -> Any:
     return func
 
 
-@cli.command()
+@click.command()
 @_monitor_options
 @click.pass_context
 def run(
@@ -79,11 +79,11 @@ def run(
     from posture.app.service import run_monitor
 
     options = _run_options(source, speed, interval, profile_name, ctx.obj["verbose"])
-    summary = run_monitor(_load_config(), options, to_stderr=True)
+    summary = run_monitor(load_config(), options, to_stderr=True)
     click.echo(summary.text())
 
 
-@cli.command()
+@click.command()
 @_monitor_options
 def start(source: str | None, speed: float, interval: float, profile_name: str | None) -> None:
     """Start the monitor in the background and return at once.
@@ -96,7 +96,7 @@ def start(source: str | None, speed: float, interval: float, profile_name: str |
     """
     from posture.app.service import start_detached
 
-    _load_config()  # a broken config fails here, in the terminal, not in the background
+    load_config()  # a broken config fails here, in the terminal, not in the background
     args: list[str] = []
     if source is not None:
         args += ["--source", source, "--speed", str(speed), "--interval", str(interval)]
@@ -106,7 +106,7 @@ def start(source: str | None, speed: float, interval: float, profile_name: str |
     click.echo(f"posture monitor started (pid {pid}); `posture status` shows what it sees")
 
 
-@cli.command()
+@click.command()
 def stop() -> None:
     """Stop the background monitor (it saves everything first).
 
@@ -130,7 +130,7 @@ def _ask(message: dict[str, Any]) -> dict[str, Any]:
     return reply
 
 
-@cli.command()
+@click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the raw status as JSON.")
 def status(as_json: bool) -> None:
     """What the running monitor sees: posture, since when, today's figures, the camera.
@@ -160,7 +160,7 @@ def _duration(text: str) -> float:
         raise PostureError(str(err)) from None
 
 
-@cli.command()
+@click.command()
 @click.option("--for", "for_", default=None, metavar="DURATION", help="30m, 1h, 2h, tomorrow ... ")
 def pause(for_: str | None) -> None:
     """Stop looking (the camera is released) until resumed, or for a while.
@@ -177,7 +177,7 @@ def pause(for_: str | None) -> None:
     click.echo("paused until `posture resume`" if until == "resume" else f"paused until {until}")
 
 
-@cli.command()
+@click.command()
 def resume() -> None:
     """Look again after a pause, and end a snooze.
 
@@ -189,7 +189,7 @@ def resume() -> None:
     click.echo("resumed")
 
 
-@cli.command()
+@click.command()
 @click.argument("duration", default="15m")
 def snooze(duration: str) -> None:
     """Keep measuring, but send no nudges for a while (default 15m).
@@ -203,7 +203,7 @@ def snooze(duration: str) -> None:
     click.echo(f"no nudges until {reply.get('snoozed_until')}")
 
 
-@cli.command()
+@click.command()
 @click.option(
     "--speed",
     type=click.FloatRange(min=0),
@@ -251,7 +251,7 @@ def demo(ctx: click.Context, speed: float, output: Path | None, open_browser: bo
     click.echo(f"Open it in a browser: {how_to_open(result.html)}")
 
 
-@cli.command("notify-test")
+@click.command("notify-test")
 def notify_test() -> None:
     """Send a test notification through the configured backend.
 
@@ -261,7 +261,7 @@ def notify_test() -> None:
     """
     from posture.adapters.notify.backends import make_notifier
 
-    notifier = make_notifier(_load_config().monitor.notifier)
+    notifier = make_notifier(load_config().monitor.notifier)
     notifier.notify("posture", "Test notification: this is how posture will nudge you.")
     if notifier.delivered_by is None:
         raise PostureError("the notification could not be shown by any backend (see above)")
@@ -272,7 +272,7 @@ def _autostart_command() -> list[str]:
     return [sys.executable, "-m", "posture", "start"]
 
 
-@cli.group()
+@click.group()
 def autostart() -> None:
     """Start the monitor when you log in (or stop doing so).
 
@@ -333,3 +333,6 @@ def autostart_status() -> None:
     click.echo(f"  runs: {shlex.join(state.command)}")
     if state.command != _autostart_command():
         click.echo("  note: not this Python or posture; `posture autostart enable` updates it")
+
+
+COMMANDS = (run, start, stop, status, pause, resume, snooze, demo, notify_test, autostart)

@@ -8,10 +8,10 @@ from typing import Any
 
 import click
 
-from posture.cli.main import _load_config, cli
+from posture.cli.group import load_config
 
 
-@cli.command()
+@click.command()
 @click.option("--session", "session", type=int, default=None, metavar="ID", help="One session.")
 @click.option("--today", is_flag=True, help="Today, from local midnight.")
 @click.option("--yesterday", is_flag=True, help="Yesterday.")
@@ -117,7 +117,7 @@ def report(
     )
 
 
-@cli.group(invoke_without_command=True)
+@click.group(invoke_without_command=True)
 @click.option(
     "--limit",
     type=click.IntRange(min=1),
@@ -169,7 +169,7 @@ def history_prune(days: int | None) -> None:
     from posture.adapters.storage.history import HISTORY_FILE, History
     from posture.adapters.system import paths
 
-    keep = days if days is not None else _load_config().monitor.retention_days
+    keep = days if days is not None else load_config().monitor.retention_days
     path = paths.folders().data / HISTORY_FILE
     if not path.exists():
         click.echo("no history yet: nothing to prune")
@@ -178,3 +178,6 @@ def history_prune(days: int | None) -> None:
         counts = store.prune(int(time.time() * 1000) - keep * 86_400_000)
     removed = ", ".join(f"{n} {table}" for table, n in counts.items() if n) or "nothing"
     click.echo(f"pruned history older than {keep} days: removed {removed}")
+
+
+COMMANDS = (report, history)

@@ -1,0 +1,203 @@
+"""The commands that look at pictures: analyze, calibrate, cameras."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from posture.cli.group import SENSITIVITIES, load_config, model_option
+from posture.errors import PostureError
+
+
+@click.command()
+@click.argument("sources", nargs=-1, required=True, metavar="SOURCE...")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "jsonl", "csv"]),
+    default="table",
+    show_default=True,
+    help="Output format on stdout.",
+)
+@model_option
+@click.option(
+    "--max-frames",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Stop after this many frames per source (a camera runs until Ctrl-C otherwise).",
+)
+@click.option(
+    "--num-poses", type=click.IntRange(1, 5), default=None, help="How many people to look for."
+)
+@click.option(
+    "--profile",
+    "profile_name",
+    default=None,
+    metavar="NAME",
+    help="Judge every frame against this calibrated profile; adds verdicts and episodes.",
+)
+@click.option(
+    "--sensitivity",
+    type=click.Choice(SENSITIVITIES),
+    default=None,
+    help="Override the profile's sensitivity.",
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.01),
+    default=1.0,
+    show_default=True,
+    help="Seconds between two images of a folder or glob (they have no time of their own).",
+)
+def analyze(
+    sources: tuple[str, ...],
+    fmt: str,
+    model: Path | None,
+    max_frames: int | None,
+    num_poses: int | None,
+    profile_name: str | None,
+    sensitivity: str | None,
+    interval: float,
+) -> None:
+    """Turn images, videos or a webcam into pose landmarks and posture features.
+
+    SOURCE is an image, a folder of images, a glob such as 'shots/*.jpg' (quoted), a video
+    file, or a camera index such as 0. Any mix may be given; each frame becomes one row.
+
+    \b
+    Examples:
+      posture analyze me.jpg
+      posture analyze shots/ --format jsonl > features.jsonl
+      posture analyze clip.mp4 --format csv --model pose_landmarker_heavy.task
+      posture analyze clip.mp4 --profile default     verdicts and slouch episodes
+    """
+    from posture.app.analyze import run_analyze
+    from posture.config import episode_settings
+
+    cfg = load_config()
+    profile = None
+    if profile_name is not None:
+        from posture.adapters.system import paths
+        from posture.core import profile as profiles
+
+        profile = profiles.load(paths.folders().data, profile_name)
+    run_analyze(
+        sources,
+        fmt=fmt,
+        model=model if model is not None else (cfg.pose.model or None),
+        pose_config=cfg.pose,
+        num_poses=num_poses,
+        max_frames=max_frames,
+        out=sys.stdout,
+        profile=profile,
+        sensitivity=sensitivity or cfg.judgment.sensitivity or None,
+        image_interval=interval,
+        settings=episode_settings(cfg.judgment) if profile is not None else None,
+    )
+
+
+@click.command()
+@click.option(
+    "--source",
+    "sources",
+    multiple=True,
+    metavar="SOURCE",
+    help="Camera index (default 0), or a video, image, folder or glob; may be repeated.",
+)
+@click.option("--profile", "profile_name", default="default", show_default=True, metavar="NAME")
+@click.option(
+    "--seconds",
+    type=click.FloatRange(2, 120),
+    default=10.0,
+    show_default=True,
+    help="How long to sample a camera.",
+)
+@click.option(
+    "--sensitivity",
+    type=click.Choice(SENSITIVITIES),
+    default="medium",
+    show_default=True,
+    help="How far from your upright posture counts as a problem.",
+)
+@click.option("--show", is_flag=True, help="Print the saved profile instead of calibrating.")
+@model_option
+@click.option(
+    "--countdown",
+    type=click.IntRange(0, 10),
+    default=3,
+    show_default=True,
+    help="Seconds to get ready before a camera is sampled.",
+)
+def calibrate(
+    sources: tuple[str, ...],
+    profile_name: str,
+    seconds: float,
+    sensitivity: str,
+    show: bool,
+    model: Path | None,
+    countdown: int,
+) -> None:
+    """Record your upright posture: every verdict is measured against it.
+
+    With a camera: sit upright as you mean to sit, look at the screen and keep still for
+    the countdown and the sampling. With files: every frame is used. Calibration refuses
+    (and saves nothing) when it cannot see you well: no person, a blank or dark picture,
+    face or shoulders out of view, two people, or movement.
+
+    \b
+    Examples:
+      posture calibrate
+      posture calibrate --profile standing --sensitivity high
+      posture calibrate --source upright1.jpg --source upright2.jpg
+      posture calibrate --show
+    """
+    from posture.app.calibrate import run_calibrate, show_profile
+
+    if show:
+        show_profile(profile_name)
+        return
+    cfg = load_config()
+    run_calibrate(
+        list(sources) or ["0"],
+        profile_name=profile_name,
+        seconds=seconds,
+        sensitivity=sensitivity,
+        model=model if model is not None else (cfg.pose.model or None),
+        pose_config=cfg.pose,
+        countdown=countdown,
+    )
+
+
+@click.command()
+@click.option(
+    "--max-index",
+    type=click.IntRange(1, 64),
+    default=8,
+    show_default=True,
+    help="Probe camera indexes 0 .. N-1.",
+)
+def cameras(max_index: int) -> None:
+    """List the camera indexes that answer, for `--source` and `analyze`.
+
+    Exits 1 when no camera answers (no webcam, or another program holds it).
+
+    \b
+    Example:
+      posture cameras
+    """
+    from posture.adapters.video.sources import available_cameras
+
+    found = available_cameras(max_index)
+    if not found:
+        raise PostureError(
+            f"no camera answers at indexes 0 to {max_index - 1}: plug one in, or close the "
+            "program that holds it",
+            exit_code=1,
+        )
+    for index in found:
+        click.echo(index)
+
+
+COMMANDS = (analyze, calibrate, cameras)
