@@ -258,6 +258,8 @@ def _posture(*args: str, env: dict[str, str]) -> None:
 def replay_report(work: Path) -> Report:
     """Calibrate, replay the clip with the monitor (pausing it partway), load the report."""
     from posture.adapters.control.unix import request, socket_path
+    from posture.adapters.storage.history import HISTORY_FILE
+    from posture.adapters.storage.queries import HistoryQueries
     from posture.adapters.system import paths
     from posture.app import demo
     from posture.app.report import commands as report
@@ -300,14 +302,15 @@ def replay_report(work: Path) -> Report:
     os.environ["POSTURE_HOME"] = str(home)
     try:
         tz_name, tz = report.local_zone()
-        return report.make_report(
-            report.history_path(),
-            report.Choice(),
-            now_ms=start_ms + round(seconds * 1000) + 60_000,
-            tz_name=tz_name,
-            tz=tz,
-            running=False,
-        )
+        with HistoryQueries(paths.folders().data / HISTORY_FILE) as reader:
+            return report.make_report(
+                reader,
+                report.Choice(),
+                now_ms=start_ms + round(seconds * 1000) + 60_000,
+                tz_name=tz_name,
+                tz=tz,
+                running=False,
+            )
     finally:
         if saved is None:
             os.environ.pop("POSTURE_HOME", None)

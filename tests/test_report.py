@@ -1,4 +1,5 @@
-"""posture.app.report.commands and the `posture report` / `posture history` commands.
+"""posture.app.report, its history reader (posture.adapters.storage.queries) and the
+`posture report` / `posture history` commands.
 
 Histories are real SQLite files written by the real `History` class in tmp_path; the
 commands run as real processes (`python -m posture`) with POSTURE_HOME and TZ set, as a
@@ -27,7 +28,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from posture.adapters.storage import queries
 from posture.adapters.storage.history import History
+from posture.adapters.storage.queries import HistoryQueries
 from posture.app.report import commands as rp
 from posture.core import stats
 from tests.conftest import run_posture
@@ -186,12 +189,13 @@ def test_the_column_loader_reads_what_the_rows_hold(tmp_path: Path) -> None:
         two = h.start_session(t0 + 60_000, profile="default", source="test", settings={})
         h.add_sample(two, t0 + 60_000, "good", 0.5, "upright", {})
         h.add_sample(two, t0 + 62_000, "bad", 1.2, "deviating", {}, ("head_tilt",))
+    with HistoryQueries(db) as reader:
+        sessions = reader.sessions()
     conn = History.open_readonly(db)
     try:
-        sessions = rp._session_table(conn, running=False)
         expected = plain_samples(db)
-        same(rp.load_samples(conn, t0, t0 + 100_000, sessions), expected)  # sessions apart
-        same(rp.load_samples(conn, t0, t0 + 100_000), expected)  # the session column read
+        same(queries.load_samples(conn, t0, t0 + 100_000, sessions), expected)  # sessions apart
+        same(queries.load_samples(conn, t0, t0 + 100_000), expected)  # the session column read
         assert [stats.VERDICTS[v] for v in expected.verdict[:6]] == [
             "good",
             "bad",
@@ -201,9 +205,9 @@ def test_the_column_loader_reads_what_the_rows_hold(tmp_path: Path) -> None:
             "uncertain",
         ]
         assert expected.problems[6] == 0b11111
-        part = rp.load_samples(conn, t0 + 2000, t0 + 6000, sessions)
+        part = queries.load_samples(conn, t0 + 2000, t0 + 6000, sessions)
         assert part.t_ms.tolist() == [t0 + 2000, t0 + 4000]
-        assert len(rp.load_samples(conn, t0 - 10_000, t0, sessions)) == 0
+        assert len(queries.load_samples(conn, t0 - 10_000, t0, sessions)) == 0
     finally:
         conn.close()
 
@@ -215,22 +219,24 @@ def test_overlapping_sessions_are_told_apart_by_their_ids(tmp_path: Path) -> Non
     with History(db) as h:
         record(h, t0, [Part(0, 100, "good")])
         record(h, t0 + 50 * S, [Part(0, 100, "bad", ("slouch",))])
+    with HistoryQueries(db) as reader:
+        sessions = reader.sessions()
     conn = History.open_readonly(db)
     try:
-        sessions = rp._session_table(conn, running=False)
-        assert rp._disjoint(sessions) is None
-        loaded = rp.load_samples(conn, t0, t0 + 200 * S, sessions)
+        assert queries.disjoint(sessions) is None
+        loaded = queries.load_samples(conn, t0, t0 + 200 * S, sessions)
     finally:
         conn.close()
     same(loaded.ordered(), plain_samples(db))
-    r = rp.make_report(
-        db,
-        rp.Choice(session=1),
-        now_ms=t0 + 10**6,
-        tz_name="UTC",
-        tz=stats.zone("UTC"),
-        running=False,
-    )
+    with HistoryQueries(db) as reader:
+        r = rp.make_report(
+            reader,
+            rp.Choice(session=1),
+            now_ms=t0 + 10**6,
+            tz_name="UTC",
+            tz=stats.zone("UTC"),
+            running=False,
+        )
     assert (r.present_s, r.upright_s) == (98.0, 98.0)
 
 
@@ -295,9 +301,10 @@ def test_the_local_zone_comes_from_tz(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def a_report(week: Path, choice: rp.Choice) -> stats.Report:
-    return rp.make_report(
-        db_of(week), choice, now_ms=rp.now_ms(), tz_name="Europe/Paris", tz=PARIS, running=False
-    )
+    with HistoryQueries(db_of(week)) as reader:
+        return rp.make_report(
+            reader, choice, now_ms=rp.now_ms(), tz_name="Europe/Paris", tz=PARIS, running=False
+        )
 
 
 def test_text_has_every_figure_with_bars_and_an_ascii_fallback(week: Path) -> None:

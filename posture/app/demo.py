@@ -15,12 +15,16 @@ import os
 import shlex
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from posture.ports import HistoryReader
 
 #: The clip: (seconds, slouch amount 0..1) segments, at FPS frames a second.
 SCRIPT: tuple[tuple[float, float], ...] = (
@@ -170,16 +174,21 @@ class DemoResult:
 
 
 def run_demo(
-    *, speed: float, output: Path | None = None, unicode: bool = True, verbose: bool = False
+    *,
+    speed: float,
+    history: Callable[[], AbstractContextManager[HistoryReader]],
+    output: Path | None = None,
+    unicode: bool = True,
+    verbose: bool = False,
 ) -> DemoResult:
     """The demo from start to end: the session summary line, the terminal report of the
-    demo session (read back from the demo's own history), and the HTML report's file."""
+    demo session (read back from the demo's own history: `history` opens a reader of the
+    current POSTURE_HOME's), and the HTML report's file."""
     import click
 
     from posture.app.calibrate import run_calibrate
     from posture.app.report.commands import (
         Choice,
-        history_path,
         local_zone,
         make_report,
         now_ms,
@@ -216,9 +225,10 @@ def run_demo(
         summary = run_monitor(
             config, RunOptions(source=str(clip), speed=speed, verbose=verbose), to_stderr=True
         )
-        report = make_report(
-            history_path(), Choice(), now_ms=now_ms(), tz_name=tz_name, tz=tz, running=False
-        )
+        with history() as reader:
+            report = make_report(
+                reader, Choice(), now_ms=now_ms(), tz_name=tz_name, tz=tz, running=False
+            )
         html = new_report_file(output)
         write_private(html, render(report, "html"))
         text = render(report, "text", unicode=unicode)

@@ -233,9 +233,14 @@ def demo(ctx: click.Context, speed: float, output: Path | None, open_browser: bo
     """
     from posture.app.demo import how_to_open, run_demo
     from posture.app.report.commands import can_draw
+    from posture.cli.report import history_reader
 
     result = run_demo(
-        speed=speed, output=output, unicode=can_draw(sys.stdout), verbose=ctx.obj["verbose"]
+        speed=speed,
+        history=history_reader,
+        output=output,
+        unicode=can_draw(sys.stdout),
+        verbose=ctx.obj["verbose"],
     )
     click.echo(result.summary)
     click.echo()

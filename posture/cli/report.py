@@ -4,11 +4,41 @@ Registered on the `posture` group by `posture.cli.main`."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from posture.cli.group import load_config
+
+if TYPE_CHECKING:
+    from posture.adapters.storage.queries import HistoryQueries
+
+
+def history_file() -> Path:
+    """The user's history file (the folders resolved here, once per command)."""
+    from posture.adapters.storage.history import HISTORY_FILE
+    from posture.adapters.system import paths
+
+    return paths.folders().data / HISTORY_FILE
+
+
+def monitor_running() -> bool:
+    """Whether a monitor holds the lock now (then the newest unended session is its)."""
+    from posture.adapters.system import paths
+    from posture.adapters.system.lock import is_locked, lock_path
+
+    try:
+        return is_locked(lock_path(paths.folders().runtime))
+    except OSError:
+        return False
+
+
+def history_reader() -> HistoryQueries:
+    """The report's read-only view of the user's history (a `HistoryReader`); a context
+    manager that closes it."""
+    from posture.adapters.storage.queries import HistoryQueries
+
+    return HistoryQueries(history_file())
 
 
 @click.command()
@@ -109,12 +139,15 @@ def report(
         since=since.date() if since is not None else None,
         until=until.date() if until is not None else None,
     )
-    run_report(
-        choice,
-        fmt=fmt or ("html" if open_browser else "text"),
-        output=output,
-        open_browser=open_browser,
-    )
+    with history_reader() as reader:
+        run_report(
+            reader,
+            choice,
+            running=monitor_running(),
+            fmt=fmt or ("html" if open_browser else "text"),
+            output=output,
+            open_browser=open_browser,
+        )
 
 
 @click.group(invoke_without_command=True)
@@ -144,7 +177,8 @@ def history(ctx: click.Context, limit: int) -> None:
         return
     from posture.app.report.commands import run_history_list
 
-    run_history_list(limit)
+    with history_reader() as reader:
+        run_history_list(reader, running=monitor_running(), limit=limit)
 
 
 @history.command("prune")
@@ -166,11 +200,10 @@ def history_prune(days: int | None) -> None:
     """
     import time
 
-    from posture.adapters.storage.history import HISTORY_FILE, History
-    from posture.adapters.system import paths
+    from posture.adapters.storage.history import History
 
     keep = days if days is not None else load_config().monitor.retention_days
-    path = paths.folders().data / HISTORY_FILE
+    path = history_file()
     if not path.exists():
         click.echo("no history yet: nothing to prune")
         return

@@ -64,6 +64,7 @@ Trend
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 from collections.abc import Iterable, Sequence
@@ -104,6 +105,7 @@ __all__ = [
     "local_day",
     "local_time",
     "longest_upright_streak",
+    "mark_running",
     "nudge_counts",
     "paused_seconds",
     "problem_mask",
@@ -236,6 +238,15 @@ class SessionRow:
         if self.ended_ms is not None:
             return self.ended_ms
         return max(self.started_ms, now_ms) if self.running else self.last_seen_ms()
+
+
+def mark_running(sessions: Iterable[SessionRow], running: bool) -> list[SessionRow]:
+    """The sessions, with the newest unended one marked `running` when a monitor runs now
+    (one monitor runs at a time, and its session has no end yet)."""
+    rows = list(sessions)
+    unended = [s for s in rows if s.ended_ms is None]
+    live = max(unended, key=lambda s: (s.started_ms, s.id)).id if running and unended else None
+    return [dataclasses.replace(s, running=s.id == live) for s in rows]
 
 
 @dataclass(frozen=True)

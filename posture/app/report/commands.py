@@ -9,17 +9,10 @@ Choosing
     (the period, the days of the daily strip, the previous period).
 
 Loading
-    Read-only (`History.open_readonly`: nothing is ever written to the history, and a
-    newer, damaged or foreign file is refused with one line). The samples, the bulk of the
-    history (one every 2 s: 1.3 million rows for 90 days of 8 hours), come in ONE indexed
-    range scan per time range, as columns: SQLite aggregates them into a few long texts
-    (`group_concat` of the times, of the verdict-or-problems words and of the scores in
-    thousandths) that numpy parses at C speed. That is about twice as fast as fetching the
-    rows as Python tuples, and four times faster than computing each sample's time in SQL
-    with a window function (LEAD() OVER (PARTITION BY session_id ORDER BY t_ms) costs
-    more than the whole report in SQLite; numpy does the same in milliseconds). The other
-    tables are small and read as rows. No module of the camera side (mediapipe, OpenCV)
-    is imported.
+    Through a `posture.ports.HistoryReader` the caller passes in (the CLI builds the
+    storage adapter's): the sessions, then the rows of the period's ranges, as plain data
+    and numpy columns. Whether a monitor runs now is passed in too. No module of the
+    camera side (mediapipe, OpenCV) is imported.
 
 Rendering
     `render_text` (a compact summary with one bar per clock hour; plain ASCII when the
@@ -34,21 +27,20 @@ import csv
 import io
 import json
 import os
-import sqlite3
 import sys
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-import numpy as np
-
-from posture.adapters.storage.history import History, HistoryError
 from posture.core import stats
 from posture.core.vocab import PROBLEM_TEXT
 from posture.errors import PostureError
+
+if TYPE_CHECKING:
+    from posture.ports import HistoryReader
 
 NO_HISTORY = (
     "no history yet: start the monitor with `posture start`; the report shows what it recorded"
@@ -175,53 +167,6 @@ def _days_period(first: date, last: date, title: str, tz: tzinfo) -> Period:
     return Period(title, since, until, previous, _needs(since, until, previous, tz))
 
 
-@dataclass(frozen=True)
-class _Session:
-    id: int
-    started_ms: int
-    ended_ms: int | None
-
-
-def _session_rows(conn: sqlite3.Connection) -> list[_Session]:
-    return [
-        _Session(int(r[0]), int(r[1]), None if r[2] is None else int(r[2]))
-        for r in conn.execute("SELECT id, started_ms, ended_ms FROM sessions ORDER BY id")
-    ]
-
-
-def _last_sample(conn: sqlite3.Connection, session_id: int) -> int | None:
-    row = conn.execute("SELECT max(t_ms) FROM samples WHERE session_id = ?", (session_id,))
-    value = row.fetchone()[0]
-    return None if value is None else int(value)
-
-
-def _monitor_running() -> bool:
-    """Whether a monitor holds the lock now (then the newest unended session is its)."""
-    from posture.adapters.system import paths
-    from posture.adapters.system.lock import is_locked, lock_path
-
-    try:
-        return is_locked(lock_path(paths.folders().runtime))
-    except OSError:
-        return False
-
-
-def _session_table(conn: sqlite3.Connection, running: bool) -> list[stats.SessionRow]:
-    rows = _session_rows(conn)
-    unended = [s for s in rows if s.ended_ms is None]
-    live = max(unended, key=lambda s: (s.started_ms, s.id)).id if running and unended else None
-    return [
-        stats.SessionRow(
-            id=s.id,
-            started_ms=s.started_ms,
-            ended_ms=s.ended_ms,
-            running=s.id == live,
-            last_sample_ms=_last_sample(conn, s.id) if s.ended_ms is None else None,
-        )
-        for s in rows
-    ]
-
-
 def _hm(ms: int, tz: tzinfo) -> str:
     return _local(ms, tz).strftime("%H:%M")
 
@@ -285,208 +230,36 @@ def choose(choice: Choice, sessions: Sequence[stats.SessionRow], now_ms: int, tz
     )
 
 
-# --- loading ------------------------------------------------------------------------------
-
-#: One word of the verdict-or-problems column (the problems of a bad sample, or the verdict).
-_WORDS = (*stats.VERDICTS, *stats.PROBLEMS)
-
-_SAMPLES_SQL = """SELECT count(*),
-    {sessions}
-    group_concat(t_ms - :lo),
-    group_concat(CASE verdict WHEN 'bad' THEN coalesce(problems, 'bad') ELSE verdict END),
-    group_concat(coalesce(CAST(score * 1000 AS INTEGER), -1))
-FROM samples WHERE t_ms >= :lo AND t_ms < :hi"""
-
-
-def _disjoint(sessions: Sequence[stats.SessionRow]) -> tuple[stats.I64, stats.I64] | None:
-    """(start times, ids) of the sessions sorted by start, when no two overlap in time
-    (always so for a live monitor: one runs at a time); None when some do (recordings
-    replayed on a simulated clock can)."""
-    ordered = sorted(sessions, key=lambda s: (s.started_ms, s.id))
-    ends = [s.ended_ms if s.ended_ms is not None else s.last_seen_ms() for s in ordered]
-    if any(b.started_ms < end for b, end in zip(ordered[1:], ends, strict=False)):
-        return None
-    return (
-        np.array([s.started_ms for s in ordered], dtype=np.int64),
-        np.array([s.id for s in ordered], dtype=np.int64),
-    )
-
-
-def _ints(text: str | None, n: int) -> stats.I64:
-    if n == 0 or text is None:
-        return np.zeros(0, dtype=np.int64)
-    values = np.fromstring(text, dtype=np.int64, sep=",")
-    if len(values) != n:
-        raise HistoryError(f"the history returned {len(values)} values for {n} samples")
-    return values
-
-
-def _words(text: str | None, n: int) -> tuple[stats.U8, stats.U8]:
-    """(verdict codes, problem masks) from the words column of `_SAMPLES_SQL`: the
-    verdict, or for a bad sample its problems ("slouch too_close", or "bad" when none
-    were stored). Each word of the vocabulary is found with a few vectorised byte
-    comparisons at the word starts; unknown words are ignored (the sample stays bad)."""
-    verdict = np.full(n, stats.BAD, dtype=np.uint8)
-    problems = np.zeros(n, dtype=np.uint8)
-    if n == 0 or not text:
-        return verdict, problems
-    raw = np.frombuffer(text.encode("utf-8") + b"," * 16, dtype=np.uint8)
-    comma, space = ord(","), ord(" ")
-    field_ends = np.flatnonzero(raw[: len(raw) - 15] == comma)
-    if len(field_ends) != n:
-        raise HistoryError(f"the history returned {len(field_ends)} verdicts for {n} samples")
-    breaks = np.flatnonzero((raw[: len(raw) - 16] == comma) | (raw[: len(raw) - 16] == space))
-    starts = np.r_[0, breaks + 1]
-    initial = raw[starts]
-    for word in _WORDS:
-        code = word.encode("ascii")
-        found = starts[initial == code[0]]
-        for j, c in enumerate(code[1:], start=1):
-            found = found[raw[found + j] == c]
-        end = raw[found + len(code)]
-        found = found[(end == comma) | (end == space)]
-        fields = np.searchsorted(field_ends, found)
-        if word in stats.VERDICTS:
-            verdict[fields] = stats.VERDICTS.index(word)
-        else:
-            problems[fields] |= np.uint8(1 << stats.PROBLEMS.index(word))
-    return verdict, problems
-
-
-def load_samples(
-    conn: sqlite3.Connection,
-    lo: int,
-    hi: int,
-    sessions: Sequence[stats.SessionRow] | None = None,
-) -> stats.Samples:
-    """The samples taken in [lo, hi), in one indexed scan, as columns.
-
-    With `sessions` (all of them) that do not overlap in time, each sample's session is
-    the one that started last before it, and the session column is not read (a tenth of
-    the time); otherwise it is."""
-    disjoint = None if sessions is None else _disjoint(sessions)
-    sql = _SAMPLES_SQL.format(sessions="" if disjoint else "group_concat(session_id),")
-    row = conn.execute(sql, {"lo": lo, "hi": hi}).fetchone()
-    n = int(row[0])
-    times, words, scores = row[-3:]
-    t_ms = _ints(times, n) + lo
-    if disjoint is None:
-        session = _ints(row[1], n)
-    else:
-        starts, ids = disjoint
-        session = ids[np.maximum(np.searchsorted(starts, t_ms, side="right") - 1, 0)]
-    verdict, problems = _words(words, n)
-    milli = _ints(scores, n)
-    return stats.Samples(
-        session=session,
-        t_ms=t_ms,
-        verdict=verdict,
-        problems=problems,
-        score=np.where(milli >= 0, milli / 1000, np.nan),
-    )
-
-
-def _concat(parts: Sequence[stats.Samples]) -> stats.Samples:
-    if len(parts) == 1:
-        return parts[0]
-    return stats.Samples(
-        *(
-            np.concatenate([getattr(p, name) for p in parts])
-            for name in ("session", "t_ms", "verdict", "problems", "score")
-        )
-    )
-
-
-def load_rows(
-    conn: sqlite3.Connection,
-    sessions: Sequence[stats.SessionRow],
-    ranges: Sequence[tuple[int, int]],
-) -> stats.Rows:
-    """Everything a report over `ranges` needs (`ranges` sorted, not overlapping)."""
-    if not ranges:
-        return stats.Rows(stats.Samples.empty(), tuple(sessions))
-    lo, hi = ranges[0][0], ranges[-1][1]
-    samples = _concat([load_samples(conn, a, b, sessions) for a, b in ranges]).ordered()
-    params = {"lo": lo, "hi": hi}
-    episodes = tuple(
-        stats.StoredEpisode(int(r[0]), int(r[1]), None if r[2] is None else int(r[2]), r[3], r[4])
-        for r in conn.execute(
-            "SELECT session_id, start_ms, end_ms, kind, peak FROM episodes"
-            " WHERE start_ms < :hi AND (end_ms IS NULL OR end_ms >= :lo)",
-            params,
-        )
-    )
-    nudges = tuple(
-        stats.NudgeRow(int(r[0]), int(r[1]), str(r[2]), None if r[3] is None else int(r[3]))
-        for r in conn.execute(
-            "SELECT session_id, t_ms, kind, corrected_after_ms FROM nudges"
-            " WHERE t_ms >= :lo AND t_ms < :hi",
-            params,
-        )
-    )
-    periods = tuple(
-        stats.PeriodRow(int(r[0]), str(r[1]), int(r[2]), None if r[3] is None else int(r[3]))
-        for r in conn.execute(
-            "SELECT session_id, kind, start_ms, end_ms FROM periods"
-            " WHERE start_ms < :hi AND (end_ms IS NULL OR end_ms >= :lo)",
-            params,
-        )
-    )
-    return stats.Rows(samples, tuple(sessions), episodes, nudges, periods)
-
-
 class NoHistory(PostureError):
     """Nothing recorded yet: not an error (exit 0), a hint."""
 
     exit_code = 0
 
 
-def history_path() -> Path:
-    from posture.adapters.storage.history import HISTORY_FILE
-    from posture.adapters.system import paths
-
-    return paths.folders().data / HISTORY_FILE
-
-
-def open_history(path: Path) -> sqlite3.Connection:
-    """A read-only connection; `NoHistory` when there is no file yet."""
-    if not path.exists():
+def sessions_of(reader: HistoryReader, running: bool) -> list[stats.SessionRow]:
+    """The history's sessions, the monitor's own marked `running` when one runs now (the
+    newest unended session is its); `NoHistory` when there are none."""
+    sessions = stats.mark_running(reader.sessions(), running)
+    if not sessions:
         raise NoHistory(NO_HISTORY)
-    return History.open_readonly(path)
-
-
-def _read_error(path: Path, err: sqlite3.Error) -> HistoryError:
-    if type(err) is sqlite3.DatabaseError:  # "malformed", "file is not a database"
-        return HistoryError(
-            f"history database {path} is damaged or not a posture history ({err}): "
-            "move it aside and posture starts a new one"
-        )
-    return HistoryError(f"history database {path} cannot be read: {err}")
+    return sessions
 
 
 def make_report(
-    path: Path,
+    reader: HistoryReader,
     choice: Choice,
     *,
     now_ms: int,
     tz_name: str,
     tz: tzinfo,
-    running: bool | None = None,
+    running: bool,
 ) -> stats.Report:
-    """The report of `choice` from the history at `path`. `running`: whether a monitor
-    runs now (None: ask the monitor lock)."""
-    conn = open_history(path)
-    try:
-        try:
-            sessions = _session_table(conn, _monitor_running() if running is None else running)
-            if not sessions:
-                raise NoHistory(NO_HISTORY)
-            period = choose(choice, sessions, now_ms, tz)
-            rows = load_rows(conn, sessions, period.ranges)
-        except sqlite3.Error as err:
-            raise _read_error(path, err) from err
-    finally:
-        conn.close()
+    """The report of `choice` from the history `reader` reads. `running`: whether a
+    monitor runs now."""
+    sessions = sessions_of(reader, running)
+    period = choose(choice, sessions, now_ms, tz)
+    rows = reader.rows(sessions, period.ranges)
+
     return stats.build_report(
         rows,
         title=period.title,
@@ -785,21 +558,24 @@ def now_ms() -> int:
 
 
 def run_report(
+    reader: HistoryReader,
     choice: Choice,
     *,
+    running: bool,
     fmt: str,
     output: Path | None,
     open_browser: bool,
     out: IO[str] | None = None,
     err: IO[str] | None = None,
 ) -> None:
-    """`posture report`: choose, load, render, write (and open)."""
+    """`posture report`: choose, load, render, write (and open). `running`: whether a
+    monitor runs now."""
     out = out or sys.stdout
     err = err or sys.stderr
     tz_name, tz = local_zone()
     moment = now_ms()
     try:
-        report = make_report(history_path(), choice, now_ms=moment, tz_name=tz_name, tz=tz)
+        report = make_report(reader, choice, now_ms=moment, tz_name=tz_name, tz=tz, running=running)
     except NoHistory as nothing:
         print(nothing, file=out if fmt == "text" and output is None else err)
         return
@@ -834,22 +610,13 @@ class SessionLine:
 
 
 def list_sessions(
-    path: Path, *, limit: int, now_ms: int, running: bool | None = None
+    reader: HistoryReader, *, limit: int, now_ms: int, running: bool
 ) -> list[SessionLine]:
     """The latest `limit` sessions, newest first, with their upright share."""
-    conn = open_history(path)
-    try:
-        try:
-            sessions = _session_table(conn, _monitor_running() if running is None else running)
-            chosen = sorted(sessions, key=lambda s: (s.started_ms, s.id))[-limit:]
-            ranges = _merge((s.started_ms, s.end_ms(now_ms) + stats.MAX_GAP_MS + 1) for s in chosen)
-            rows = load_rows(conn, sessions, ranges)
-        except sqlite3.Error as err:
-            raise _read_error(path, err) from err
-    finally:
-        conn.close()
-    if not sessions:
-        raise NoHistory(NO_HISTORY)
+    sessions = sessions_of(reader, running)
+    chosen = sorted(sessions, key=lambda s: (s.started_ms, s.id))[-limit:]
+    ranges = _merge((s.started_ms, s.end_ms(now_ms) + stats.MAX_GAP_MS + 1) for s in chosen)
+    rows = reader.rows(sessions, ranges)
     shares = stats.session_shares(rows, now_ms)
     return [
         SessionLine(
@@ -887,11 +654,14 @@ def render_sessions(lines: Sequence[SessionLine], tz: tzinfo, *, unicode: bool =
     return text if unicode else text.translate(_ASCII)
 
 
-def run_history_list(limit: int, out: IO[str] | None = None) -> None:
+def run_history_list(
+    reader: HistoryReader, *, running: bool, limit: int, out: IO[str] | None = None
+) -> None:
+    """`posture history`: the latest sessions as a table."""
     out = out or sys.stdout
     _, tz = local_zone()
     try:
-        lines = list_sessions(history_path(), limit=limit, now_ms=now_ms())
+        lines = list_sessions(reader, limit=limit, now_ms=now_ms(), running=running)
     except NoHistory as nothing:
         print(nothing, file=out)
         return
@@ -907,8 +677,6 @@ __all__ = [
     "choose",
     "figures",
     "list_sessions",
-    "load_rows",
-    "load_samples",
     "local_zone",
     "make_report",
     "render",
