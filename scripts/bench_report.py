@@ -234,7 +234,7 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, default=None, help="build the history here")
     options = parser.parse_args()
 
-    from posture.app.report.commands import local_zone
+    from posture.app.report.period import local_zone
 
     tz_name, tz = local_zone()
     with tempfile.TemporaryDirectory(prefix="posture-bench-report-") as tmp:

@@ -263,6 +263,7 @@ def replay_report(work: Path) -> Report:
     from posture.adapters.system import paths
     from posture.app import demo
     from posture.app.report import commands as report
+    from posture.app.report.period import Choice, local_zone
     from posture.errors import PostureError
     from posture.samples import GRACE_HOPPER
 
@@ -301,11 +302,11 @@ def replay_report(work: Path) -> Report:
     saved = os.environ.get("POSTURE_HOME")
     os.environ["POSTURE_HOME"] = str(home)
     try:
-        tz_name, tz = report.local_zone()
+        tz_name, tz = local_zone()
         with HistoryQueries(paths.folders().data / HISTORY_FILE) as reader:
             return report.make_report(
                 reader,
-                report.Choice(),
+                Choice(),
                 now_ms=start_ms + round(seconds * 1000) + 60_000,
                 tz_name=tz_name,
                 tz=tz,

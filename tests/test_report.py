@@ -32,7 +32,10 @@ from posture.adapters.storage import queries
 from posture.adapters.storage.history import History
 from posture.adapters.storage.queries import HistoryQueries
 from posture.app.report import commands as rp
+from posture.app.report import data, period
+from posture.app.report import text as terminal
 from posture.core import stats
+from posture.errors import PostureError
 from tests.conftest import run_posture
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -231,7 +234,7 @@ def test_overlapping_sessions_are_told_apart_by_their_ids(tmp_path: Path) -> Non
     with HistoryQueries(db) as reader:
         r = rp.make_report(
             reader,
-            rp.Choice(session=1),
+            period.Choice(session=1),
             now_ms=t0 + 10**6,
             tz_name="UTC",
             tz=stats.zone("UTC"),
@@ -255,8 +258,8 @@ def test_each_period_option_in_local_days() -> None:
     d = date(2026, 11, 21)
     midnight = {k: at(d + timedelta(days=k), 0) for k in range(-14, 2)}
 
-    def choose(**options: Any) -> rp.Period:
-        return rp.choose(rp.Choice(**options), sessions, now, PARIS)
+    def choose(**options: Any) -> period.Period:
+        return period.choose(period.Choice(**options), sessions, now, PARIS)
 
     today = choose(today=True)
     assert (today.title, today.since_ms, today.until_ms) == ("Today", midnight[0], midnight[1])
@@ -272,7 +275,7 @@ def test_each_period_option_in_local_days() -> None:
     assert (span.since_ms, span.until_ms) == (at(date(2026, 11, 10), 0), at(date(2026, 11, 13), 0))
     assert span.title == "Tue 10 Nov 2026 – Thu 12 Nov 2026"
     assert choose(since=date(2026, 11, 20)).until_ms == midnight[1]
-    with pytest.raises(rp.PostureError, match="before --since"):
+    with pytest.raises(PostureError, match="before --since"):
         choose(since=date(2026, 11, 20), until=date(2026, 11, 19))
 
     latest = choose()
@@ -282,7 +285,7 @@ def test_each_period_option_in_local_days() -> None:
     crashed = choose(session=2)
     assert crashed.title == "Session 2 — Fri 20 Nov 2026, 23:00 – Sat 21 Nov 2026, 01:00 (crashed)"
     assert choose(session=1).previous is None
-    with pytest.raises(rp.PostureError) as err:
+    with pytest.raises(PostureError) as err:
         choose(session=9)
     assert str(err.value) == (
         "there is no session 9 in the history; the latest are 3, 2, 1"
@@ -291,16 +294,16 @@ def test_each_period_option_in_local_days() -> None:
 
 
 def test_the_local_zone_comes_from_tz(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert rp.local_zone({"TZ": "Asia/Kolkata"}) == ("Asia/Kolkata", ZoneInfo("Asia/Kolkata"))
-    assert rp.local_zone({"TZ": ":Europe/Paris"})[0] == "Europe/Paris"
-    name, tz = rp.local_zone({"TZ": "not a zone"})
+    assert period.local_zone({"TZ": "Asia/Kolkata"}) == ("Asia/Kolkata", ZoneInfo("Asia/Kolkata"))
+    assert period.local_zone({"TZ": ":Europe/Paris"})[0] == "Europe/Paris"
+    name, tz = period.local_zone({"TZ": "not a zone"})
     assert re.fullmatch(r"UTC[+-]\d\d:\d\d", name) and stats.zone(name) == tz
 
 
 # --- rendering ----------------------------------------------------------------------------
 
 
-def a_report(week: Path, choice: rp.Choice) -> stats.Report:
+def a_report(week: Path, choice: period.Choice) -> stats.Report:
     with HistoryQueries(db_of(week)) as reader:
         return rp.make_report(
             reader, choice, now_ms=rp.now_ms(), tz_name="Europe/Paris", tz=PARIS, running=False
@@ -308,8 +311,8 @@ def a_report(week: Path, choice: rp.Choice) -> stats.Report:
 
 
 def test_text_has_every_figure_with_bars_and_an_ascii_fallback(week: Path) -> None:
-    r = a_report(week, rp.Choice(days=3))
-    text = rp.render_text(r)
+    r = a_report(week, period.Choice(days=3))
+    text = terminal.render_text(r)
     for words in (
         "Last 3 days",
         "monitored     40 min (at the desk 38 min, away 2 min)",
@@ -327,22 +330,22 @@ def test_text_has_every_figure_with_bars_and_an_ascii_fallback(week: Path) -> No
         "last 7 days",
     ):
         assert words in text, words
-    ascii_text = rp.render_text(r, unicode=False)
+    ascii_text = terminal.render_text(r, unicode=False)
     ascii_text.encode("ascii")
     assert "    10:00  #######...   67%  30 min" in ascii_text
     assert "v -31 points" in ascii_text
 
 
 def test_json_and_csv_carry_the_same_figures(week: Path) -> None:
-    r = a_report(week, rp.Choice(days=3))
-    doc = json.loads(rp.render_json(r))
+    r = a_report(week, period.Choice(days=3))
+    doc = json.loads(data.render_json(r))
     assert doc["schema"] == 1
     assert (doc["monitored_s"], doc["present_s"], doc["upright_s"]) == (2396.0, 2276.0, 1560.0)
     assert doc["episode_count"] == 2 == len(doc["episodes"])
     assert doc["episodes"][0]["kind"] == "slouch" and doc["episodes"][0]["seconds"] == 600.0
-    assert set(doc["episodes"][0]) == set(rp.EPISODE_COLUMNS)
+    assert set(doc["episodes"][0]) == set(data.EPISODE_COLUMNS)
     assert doc["daily"][-1]["date"] == today().isoformat()
-    lines = rp.render_csv(r).splitlines()
+    lines = data.render_csv(r).splitlines()
     comments = [line[2:] for line in lines if line.startswith("# ")]
     table = [line for line in lines if not line.startswith("#")]
     figures = dict(csv.reader(comments))

@@ -187,14 +187,8 @@ def run_demo(
     import click
 
     from posture.app.calibrate import run_calibrate
-    from posture.app.report.commands import (
-        Choice,
-        local_zone,
-        make_report,
-        now_ms,
-        render,
-        write_private,
-    )
+    from posture.app.report.commands import make_report, now_ms, render, write_private
+    from posture.app.report.period import Choice, local_zone
     from posture.app.service import RunOptions, run_monitor
     from posture.config import Config
     from posture.samples import GRACE_HOPPER

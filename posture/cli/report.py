@@ -112,7 +112,8 @@ def report(
       posture report --since 2026-11-01 --until 2026-11-30 --format csv -o nov.csv
       posture report --days 30 --open      the HTML report in the browser
     """
-    from posture.app.report.commands import Choice, run_report
+    from posture.app.report.commands import run_report
+    from posture.app.report.period import Choice
 
     chosen = [
         name
@@ -175,7 +176,7 @@ def history(ctx: click.Context, limit: int) -> None:
     """
     if ctx.invoked_subcommand is not None:
         return
-    from posture.app.report.commands import run_history_list
+    from posture.app.report.listing import run_history_list
 
     with history_reader() as reader:
         run_history_list(reader, running=monitor_running(), limit=limit)
