@@ -16,8 +16,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from posture.app.report.html import fmt_duration, fmt_share, render_html, report_zone
+from posture.app.report.display import fmt_share, report_zone
+from posture.app.report.html import render_html
 from posture.core.stats import Band, EpisodeRow, Report
+from posture.core.vocab import span as fmt_duration
 
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
