@@ -119,6 +119,7 @@ __all__ = [
     "verdict_seconds",
     "worst_hour",
     "zone",
+    "zone_name",
 ]
 
 I64 = npt.NDArray[np.int64]
@@ -522,6 +523,13 @@ def count_breaks(t_ms: I64, verdict: U8, dt: I64, day: I64, *, min_ms: int = BRE
 
 
 # --- local time ---------------------------------------------------------------------------
+
+
+def zone_name(offset: timedelta) -> str:
+    """The `Report.tz` name of a fixed offset, "UTC+05:30" (`zone` reads it back)."""
+    minutes = round(offset.total_seconds() / 60)
+    sign = "+" if minutes >= 0 else "-"
+    return f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
 def zone(name: str) -> tzinfo:

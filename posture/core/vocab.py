@@ -57,6 +57,18 @@ def span(seconds: float | None) -> str:
     return f"{hours} h {minutes:02d} min"
 
 
+def span_minutes(seconds: float) -> str:
+    """A length to the nearest minute from a minute on: ``45 s``, ``12 min``,
+    ``2 h 05 min`` (the terminal report, whose columns read at a glance)."""
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
 def span_words(seconds: float) -> str:
     """A length in a sentence: ``45 seconds``, ``12 minutes`` (notifications)."""
     if seconds < 90:

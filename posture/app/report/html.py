@@ -40,6 +40,7 @@ from posture.app.report.display import (
     wall,
 )
 from posture.app.report.svg import RC
+from posture.core.stats import trend_points
 from posture.core.vocab import span as fmt_duration
 
 if TYPE_CHECKING:
@@ -63,8 +64,8 @@ def _stat(label: str, value: str, sub: str = "") -> str:
 def _trend(report: Report) -> str:
     prev = report.previous_upright_share
     points = report.trend_points
-    if points is None and prev is not None and report.upright_share is not None:
-        points = (report.upright_share - prev) * 100
+    if points is None:
+        points = trend_points(report.upright_share, prev)
     if points is None or not math.isfinite(points):
         return "no earlier period to compare"
     than = esc(f" ({fmt_share(prev)})") if prev is not None else ""

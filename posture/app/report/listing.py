@@ -11,8 +11,9 @@ from typing import IO, TYPE_CHECKING
 
 from posture.app.report.commands import NoHistory, can_draw, now_ms, sessions_of
 from posture.app.report.period import at_local, local_zone, merge_ranges, short_date
-from posture.app.report.text import ASCII, pct, span
+from posture.app.report.text import ASCII, pct
 from posture.core import stats
+from posture.core.vocab import span_minutes as span
 
 if TYPE_CHECKING:
     from posture.ports import HistoryReader

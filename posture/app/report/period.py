@@ -22,12 +22,6 @@ from posture.errors import PostureError
 __all__ = ["Choice", "Period", "at_local", "choose", "local_zone", "merge_ranges", "short_date"]
 
 
-def _fixed_name(offset: timedelta) -> str:
-    minutes = round(offset.total_seconds() / 60)
-    sign = "+" if minutes >= 0 else "-"
-    return f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
-
-
 def local_zone(env: dict[str, str] | None = None) -> tuple[str, tzinfo]:
     """The local time zone as (name, tzinfo): the IANA zone of TZ, or of /etc/localtime,
     or else today's fixed offset ("UTC+01:00")."""
@@ -53,7 +47,7 @@ def local_zone(env: dict[str, str] | None = None) -> tuple[str, tzinfo]:
         except (KeyError, ValueError, OSError):  # ZoneInfoNotFoundError is a KeyError
             continue
     offset = datetime.now().astimezone().utcoffset() or timedelta(0)
-    name = _fixed_name(offset)
+    name = stats.zone_name(offset)
     return name, stats.zone(name)
 
 

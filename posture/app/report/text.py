@@ -8,19 +8,9 @@ from datetime import date
 from posture.app.report.period import at_local, short_date
 from posture.core import stats
 from posture.core.vocab import PROBLEM_TEXT
+from posture.core.vocab import span_minutes as span
 
-__all__ = ["ASCII", "clock_hours", "pct", "render_text", "span"]
-
-
-def span(seconds: float) -> str:
-    """A length for people: 45 s, 12 min, 2 h 05 min."""
-    whole = round(seconds)
-    if whole < 60:
-        return f"{whole} s"
-    minutes = round(seconds / 60)
-    if minutes < 60:
-        return f"{minutes} min"
-    return f"{minutes // 60} h {minutes % 60:02d} min"
+__all__ = ["ASCII", "clock_hours", "pct", "render_text"]
 
 
 def pct(share: float | None) -> str:
