@@ -35,6 +35,7 @@ from posture.app.report import commands as rp
 from posture.app.report import data, period
 from posture.app.report import text as terminal
 from posture.core import stats
+from posture.core.vocab import VERDICTS
 from posture.errors import PostureError
 from tests.conftest import run_posture
 
@@ -199,7 +200,7 @@ def test_the_column_loader_reads_what_the_rows_hold(tmp_path: Path) -> None:
         expected = plain_samples(db)
         same(queries.load_samples(conn, t0, t0 + 100_000, sessions), expected)  # sessions apart
         same(queries.load_samples(conn, t0, t0 + 100_000), expected)  # the session column read
-        assert [stats.VERDICTS[v] for v in expected.verdict[:6]] == [
+        assert [VERDICTS[v] for v in expected.verdict[:6]] == [
             "good",
             "bad",
             "bad",

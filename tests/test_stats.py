@@ -25,8 +25,12 @@ from posture.core.stats import (
     Samples,
     SessionRow,
     StoredEpisode,
+    figures,
+    localtime,
+    timeline,
 )
-from posture.core.vocab import PROBLEMS
+from posture.core.stats import rows as stored_rows
+from posture.core.vocab import PROBLEMS, VERDICTS
 
 UTC = timezone.utc
 S = 1000
@@ -90,10 +94,10 @@ def test_a_sample_counts_until_the_next_at_most_ten_seconds_and_not_into_a_pause
     rows += [(1, 4 * S, "good", 0.1, None), (1, 20 * S, "good", 0.1, None)]
     rows += [(2, 30 * S, "bad", 1.2, "slouch"), (2, 32 * S, "away", None, None)]
     data = samples(rows)
-    assert stats.durations(data).tolist() == [2000, 2000, 10000, 0, 2000, 0]
+    assert figures.durations(data).tolist() == [2000, 2000, 10000, 0, 2000, 0]
     # a pause from 5 s: the sample at 4 s counts 1 s
     pause = PeriodRow(1, "pause", 5 * S, None)
-    assert stats.durations(data, [pause]).tolist() == [2000, 2000, 1000, 0, 2000, 0]
+    assert figures.durations(data, [pause]).tolist() == [2000, 2000, 1000, 0, 2000, 0]
 
 
 def test_seconds_per_verdict_and_per_problem() -> None:
@@ -106,14 +110,14 @@ def test_seconds_per_verdict_and_per_problem() -> None:
         (1, 10 * S, "good", 0.3, None),
     ]
     data = samples(rows)
-    dt = stats.durations(data)
-    assert stats.verdict_seconds(data.verdict, dt) == {
+    dt = figures.durations(data)
+    assert figures.verdict_seconds(data.verdict, dt) == {
         "good": 2.0,
         "bad": 4.0,
         "away": 2.0,
         "uncertain": 2.0,
     }
-    assert stats.problem_seconds(data.verdict, data.problems, dt) == {
+    assert figures.problem_seconds(data.verdict, data.problems, dt) == {
         "slouch": 2.0,
         "too_close": 2.0,
         "leaning": 0.0,
@@ -132,10 +136,11 @@ def test_samples_from_rows_sorts_and_encodes() -> None:
     )
     assert data.session.tolist() == [1, 1, 2]
     assert data.t_ms.tolist() == [3, 9, 5]
-    assert [stats.VERDICTS[v] for v in data.verdict] == ["good", "bad", "away"]
+    assert [VERDICTS[v] for v in data.verdict] == ["good", "bad", "away"]
     assert data.problems.tolist() == [0, 0b10001, 0]  # slouch = bit 0, neck = bit 4
     assert data.score[:2].tolist() == [0.5, 1.25] and math.isnan(data.score[2])
-    assert stats.PROBLEMS == PROBLEMS
+    # the stored problems bitmask follows the vocabulary's order
+    assert [stored_rows.problem_mask(p) for p in PROBLEMS] == [1 << i for i in range(len(PROBLEMS))]
 
 
 def test_the_longest_upright_streak_is_broken_only_by_bad_samples() -> None:
@@ -146,9 +151,9 @@ def test_the_longest_upright_streak_is_broken_only_by_bad_samples() -> None:
     rows += run(1, 90 * S, 130 * S, "good")  # 40 s, the last counts nothing: 30 s
     rows += run(2, 200 * S, 220 * S, "good")  # another session continues it: 30 + 20 s
     data = samples(rows)
-    dt = stats.durations(data)
-    assert stats.longest_upright_streak(data.verdict, dt) == 50.0
-    assert stats.longest_upright_streak(np.zeros(0, np.uint8), np.zeros(0, np.int64)) == 0.0
+    dt = figures.durations(data)
+    assert figures.longest_upright_streak(data.verdict, dt) == 50.0
+    assert figures.longest_upright_streak(np.zeros(0, np.uint8), np.zeros(0, np.int64)) == 0.0
 
 
 def test_breaks_are_absences_of_five_minutes_on_one_day() -> None:
@@ -161,9 +166,9 @@ def test_breaks_are_absences_of_five_minutes_on_one_day() -> None:
     night = ms(2026, 11, 21, 9)
     rows += run(2, night, night + MIN, "good")  # the night: no break
     data = samples(rows)
-    dt = stats.durations(data)
-    days = stats.local_time(data.t_ms, UTC).day
-    assert stats.count_breaks(data.t_ms, data.verdict, dt, days) == 1
+    dt = figures.durations(data)
+    days = localtime.local_time(data.t_ms, UTC).day
+    assert figures.count_breaks(data.t_ms, data.verdict, dt, days) == 1
 
 
 def test_nudges_count_posture_ones_and_corrections_within_a_minute() -> None:
@@ -176,7 +181,7 @@ def test_nudges_count_posture_ones_and_corrections_within_a_minute() -> None:
         NudgeRow(1, 60, "recalibrate", None),
         NudgeRow(1, 100, "slouch", 1 * S),  # outside the period
     ]
-    assert stats.nudge_counts(nudges, 0, 100) == (4, 2)
+    assert figures.nudge_counts(nudges, 0, 100) == (4, 2)
 
 
 def test_worst_hour_needs_ten_minutes_present() -> None:
@@ -186,10 +191,10 @@ def test_worst_hour_needs_ten_minutes_present() -> None:
     rows += run(1, base + 60 * MIN, base + 69 * MIN, "bad", "slouch")  # 10: 9 min bad only
     rows += run(1, base + 69 * MIN, base + 70 * MIN, "good")
     data = samples(rows)
-    dt = stats.durations(data)
-    clock = stats.local_time(data.t_ms, UTC)
-    present, upright = stats.seen_time(data.verdict, dt)
-    hour, share = stats.worst_hour(clock.clock_hour, present, upright)
+    dt = figures.durations(data)
+    clock = localtime.local_time(data.t_ms, UTC)
+    present, upright = timeline.seen_time(data.verdict, dt)
+    hour, share = timeline.worst_hour(clock.clock_hour, present, upright)
     # hour 10 has 9 min 50 s present (the last sample counts nothing): too little
     assert hour == 9 and share == pytest.approx(2 / 3)
 
@@ -197,7 +202,7 @@ def test_worst_hour_needs_ten_minutes_present() -> None:
 def test_scores_are_downsampled_to_means_of_equal_slices_of_time() -> None:
     t = np.array([0, 1, 2, 3, 10, 11], dtype=np.int64)
     score = np.array([1.0, 3.0, math.nan, 5.0, 2.0, 4.0])
-    assert stats.downsample_scores(t, score, limit=10) == (
+    assert timeline.downsample_scores(t, score, limit=10) == (
         (0, 1.0),
         (1, 3.0),
         (3, 5.0),
@@ -205,7 +210,7 @@ def test_scores_are_downsampled_to_means_of_equal_slices_of_time() -> None:
         (11, 4.0),
     )
     # 12 ms in 2 slices of 6 ms: [0, 6) holds 0, 1, 3; [6, 12) holds 10, 11
-    assert stats.downsample_scores(t, score, limit=2) == ((1, 3.0), (10, 3.0))
+    assert timeline.downsample_scores(t, score, limit=2) == ((1, 3.0), (10, 3.0))
 
 
 def test_zone_names() -> None:
@@ -387,7 +392,7 @@ def test_the_hour_that_repeats_when_summer_time_ends() -> None:
 def test_local_time_in_a_zone_off_the_quarter_hour() -> None:
     """Before 1972 Liberia kept UTC-00:44:30: hours then started at :44:30 UTC."""
     t = np.array([ms(1960, 6, 1, 12, 0), ms(1960, 6, 1, 12, 50)], dtype=np.int64)
-    clock = stats.local_time(t, ZoneInfo("Africa/Monrovia"))
+    clock = localtime.local_time(t, ZoneInfo("Africa/Monrovia"))
     assert clock.clock_hour.tolist() == [11, 12]
     assert clock.hour_start_ms.tolist() == [ms(1960, 6, 1, 11, 44, 30), ms(1960, 6, 1, 12, 44, 30)]
 
