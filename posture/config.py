@@ -12,9 +12,12 @@ import dataclasses
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from posture.errors import PostureError
+
+if TYPE_CHECKING:
+    from posture.core.nudges import MonitorSettings
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -80,6 +83,13 @@ class MonitorConfig:
     notifier: str = "auto"
     #: days of history kept
     retention_days: int = field(default=365, metadata=_range(1, 36500))
+
+
+#: Two tuning values of the monitor that are not in the file: the mean difference (grey
+#: levels) of two thumbnails below which a frame counts as unchanged and the model is not
+#: run again, and how often the model runs anyway (seconds).
+UNCHANGED_THRESHOLD = 1.5
+MAX_SKIP = 30.0
 
 
 @dataclass(frozen=True)
@@ -157,8 +167,9 @@ def load(file: Path) -> Config:
     return config
 
 
-def monitor_settings(monitor: MonitorConfig) -> Any:
-    """The monitor's policy settings from the config (imported lazily, like the above)."""
+def monitor_settings(monitor: MonitorConfig) -> MonitorSettings:
+    """The monitor's policy settings from the config (imported lazily: the CLI's help
+    stays light)."""
     from posture.core.nudges import MonitorSettings
 
     return MonitorSettings(
@@ -169,6 +180,8 @@ def monitor_settings(monitor: MonitorConfig) -> Any:
         break_reminder=monitor.break_reminder,
         break_after=monitor.break_after_minutes * 60,
         break_length=monitor.break_length_minutes * 60,
+        unchanged_threshold=UNCHANGED_THRESHOLD,
+        max_skip=MAX_SKIP,
     )
 
 

@@ -3,11 +3,231 @@ operating system. Each adapter in `posture.adapters` implements one of them."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+from posture.errors import PostureError
 
 if TYPE_CHECKING:
+    import numpy as np
+
+    from posture.core.frames import Frame, PoseResult
+    from posture.core.nudges import DayTally
     from posture.core.stats import Rows, SessionRow
+
+
+# --- the monitor: time, pictures, poses, notifications -----------------------------------
+
+
+class Clock(Protocol):
+    """Monotonic seconds for the rules, wall milliseconds for the history. Threading
+    rule: used by the loop thread; `sleep` returns early when `wake` is set (from any
+    thread)."""
+
+    def now(self) -> float: ...
+
+    def wall_ms(self) -> int: ...
+
+    def sleep(self, seconds: float, wake: threading.Event) -> None: ...
+
+
+class CameraFault(Exception):
+    """The camera gives no usable picture; the message says why, for the status."""
+
+
+class EndOfInput(Exception):
+    """A recording has been played to its end."""
+
+
+class FrameStream(Protocol):
+    """What a video adapter opens: frames until closed (`posture.adapters.video.sources`'s
+    `FrameSource`). Threading rule: created, read and closed by one thread."""
+
+    name: str
+
+    def __iter__(self) -> Iterator[Frame]: ...
+
+    def close(self) -> None: ...
+
+
+class Feed(Protocol):
+    """Frames for the loop: `read(t)` the picture now, or `CameraFault`, or (a recording)
+    `EndOfInput`; `release` lets the camera go (its light off) until the next read.
+    Threading rule: the loop thread only."""
+
+    name: str
+    kind: str
+
+    def read(self, t: float) -> Frame: ...
+
+    def release(self) -> None: ...
+
+
+class PoseEstimator(Protocol):
+    """Finds poses in RGB frames.
+
+    Threading rule: one thread owns an estimator; `detect` and `close` are called from it
+    only. In video mode timestamps must increase; the adapter nudges equal ones forward.
+    """
+
+    def detect(self, image: np.ndarray, timestamp: float) -> PoseResult: ...
+
+    def close(self) -> None: ...
+
+
+class Notifier(Protocol):
+    """Sends one desktop notification and never raises (a chain of backends falls back
+    itself). `name` is the backend in use, for the status and the history. Threading rule:
+    called from the monitor's loop thread only."""
+
+    @property
+    def name(self) -> str: ...
+
+    def notify(self, title: str, message: str) -> None: ...
+
+
+# --- the monitor: its history -----------------------------------------------------------
+
+
+class HistoryWriter(Protocol):
+    """What the monitor writes to its history, one call per event; row ids come back so
+    that an episode, a nudge or a period can be completed later. Wider than the other
+    ports because it mirrors the history's tables; each method is one row.
+
+    Threading rule: the loop thread writes; `day_so_far` is called once, before the loop.
+    Times are the history's integer UTC milliseconds, except `maybe_flush`'s monotonic
+    seconds."""
+
+    def day_so_far(self, since_ms: int, day: str) -> DayTally:
+        """The figures already recorded since `since_ms` (local midnight of `day`)."""
+        ...
+
+    def start_session(
+        self, started_ms: int, *, profile: str, source: str, settings: dict[str, object]
+    ) -> int: ...
+
+    def end_session(self, session_id: int, ended_ms: int) -> None: ...
+
+    def add_sample(
+        self,
+        session_id: int,
+        t_ms: int,
+        verdict: str,
+        score: float | None,
+        state: str,
+        features: Mapping[str, float | None],
+        problems: Sequence[str] = (),
+    ) -> None: ...
+
+    def maybe_flush(self, now: float) -> bool: ...
+
+    def add_episode(
+        self, session_id: int, start_ms: int, end_ms: int | None, kind: str, peak: float
+    ) -> int: ...
+
+    def close_episode(self, episode_id: int, end_ms: int, peak: float) -> None: ...
+
+    def add_nudge(
+        self, session_id: int, t_ms: int, kind: str, message: str, backend: str
+    ) -> int: ...
+
+    def set_nudge_corrected(self, nudge_id: int, corrected_after_ms: int) -> None: ...
+
+    def open_period(self, session_id: int, kind: str, start_ms: int) -> int: ...
+
+    def close_period(self, period_id: int, end_ms: int) -> None: ...
+
+
+class NullHistory:
+    """A history that keeps nothing: the monitor without a history file (and the fake
+    beside the port). Every row id it hands out is 0."""
+
+    def day_so_far(self, since_ms: int, day: str) -> DayTally:
+        from posture.core.nudges import DayTally
+
+        return DayTally()
+
+    def start_session(
+        self, started_ms: int, *, profile: str, source: str, settings: dict[str, object]
+    ) -> int:
+        return 0
+
+    def end_session(self, session_id: int, ended_ms: int) -> None:
+        pass
+
+    def add_sample(
+        self,
+        session_id: int,
+        t_ms: int,
+        verdict: str,
+        score: float | None,
+        state: str,
+        features: Mapping[str, float | None],
+        problems: Sequence[str] = (),
+    ) -> None:
+        pass
+
+    def maybe_flush(self, now: float) -> bool:
+        return False
+
+    def add_episode(
+        self, session_id: int, start_ms: int, end_ms: int | None, kind: str, peak: float
+    ) -> int:
+        return 0
+
+    def close_episode(self, episode_id: int, end_ms: int, peak: float) -> None:
+        pass
+
+    def add_nudge(self, session_id: int, t_ms: int, kind: str, message: str, backend: str) -> int:
+        return 0
+
+    def set_nudge_corrected(self, nudge_id: int, corrected_after_ms: int) -> None:
+        pass
+
+    def open_period(self, session_id: int, kind: str, start_ms: int) -> int:
+        return 0
+
+    def close_period(self, period_id: int, end_ms: int) -> None:
+        pass
+
+
+# --- the monitor: its control channel -----------------------------------------------------
+
+#: Answers one request (a JSON object) with one reply (a JSON object with "ok").
+ControlHandler = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+class NotRunning(PostureError):
+    """No monitor answers on the control channel. Exit status 3, as `systemctl status`
+    uses for a unit that is not running."""
+
+    exit_code = 3
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or "no posture monitor is running: start one with `posture start`")
+
+
+class ControlTransport(Protocol):
+    """The channel between `posture status|pause|resume|snooze|stop` and the running
+    monitor: one request, one reply. A Unix socket today
+    (`posture.adapters.control.unix`); a Windows named pipe would be one more adapter.
+
+    Threading rule: `serve` calls `handler` on the transport's own thread, never twice at
+    once, so the handler only reads a snapshot or posts a request to the loop; `close`
+    and `request` may be called from any thread. `request` raises `NotRunning` when no
+    monitor answers, `PostureError` for a silent or garbled one."""
+
+    def serve(self, handler: ControlHandler) -> None: ...
+
+    def close(self) -> None: ...
+
+    def request(self, message: dict[str, Any], *, timeout: float = 5.0) -> dict[str, Any]: ...
+
+
+# --- the monitor, next: a `PresenceSensor` (the screen locked, the user idle) and a
+# `CameraUseSensor` (another program holds the camera) go here, each with its adapters in
+# `posture.adapters.system`, read by the loop before it looks.
 
 
 # --- the report: reading the history ----------------------------------------------------

@@ -17,9 +17,9 @@ as unchanged for free), and which pairs of variants get compared is not fixed by
 pattern. Every frame a loop reads is decoded (JPEG -> BGR -> RGB) inside the measurement.
 
 Measures, on this machine, in one run:
-(a) the default monitor: `posture.app.monitor.loop.Monitor` with the default MonitorSettings and
+(a) the default monitor: `posture.app.monitor.loop.Monitor` with the config's default settings and
     episode Settings, the real MediaPipePose in VIDEO mode with num_poses 2 (as
-    posture.app.service runs it), the real judgment, nudges through a ChainNotifier whose one
+    posture.app.compose builds it), the real judgment, nudges through a ChainNotifier whose one
     backend records them, and a real History in a temporary folder; ReplayClock(speed=0)
     over the script repeated for `--hours`. CPU (time.process_time) around the whole
     `monitor.run()`, looks, model runs, nudge latency from each slouch, nudges during the
@@ -54,12 +54,14 @@ from machine import describe  # scripts/machine.py: the script's folder is on sy
 from posture.adapters.notify.backends import ChainNotifier
 from posture.adapters.pose.landmarker import MediaPipePose, PoseOptions
 from posture.adapters.pose.model import ModelInfo
-from posture.adapters.video.sources import Frame
-from posture.app.monitor.loop import EndOfInput, Monitor, ReplayClock
+from posture.app.monitor.clocks import ReplayClock
+from posture.app.monitor.loop import Monitor
+from posture.config import MonitorConfig, monitor_settings
 from posture.core.calibration import FrameStats, calibrate, frame_brightness
 from posture.core.episodes import Settings
-from posture.core.nudges import MonitorSettings, thumbnail
+from posture.core.frames import Frame, thumbnail
 from posture.core.profile import Camera, Profile
+from posture.ports import EndOfInput
 
 WIDTH, HEIGHT = 640, 480
 FPS = 10.0
@@ -249,7 +251,7 @@ def decode(jpeg: np.ndarray) -> np.ndarray:
 
 
 class ScriptFeed:
-    """The clip as a camera (posture.app.monitor.loop.Feed): `read(t)` decodes the frame shown at
+    """The clip as a camera (posture.ports.Feed): `read(t)` decodes the frame shown at
     `t`, in a noise variant none of the last `VARIANTS // 2` reads had; `EndOfInput` after
     `seconds`. Records RSS when `t` first passes each mark."""
 
@@ -289,7 +291,7 @@ class ScriptFeed:
 
 @dataclass
 class RecordingBackend:
-    """A notifier backend (posture.adapters.notify.backends.Notifier) that keeps what it was
+    """A notifier backend (posture.adapters.notify.backends.Backend) that keeps what it was
     asked to show, with the monitor's clock time."""
 
     clock: ReplayClock
@@ -331,7 +333,7 @@ def make_profile(clip: Clip, model: ModelInfo) -> Profile:
 
 def thumbnail_noise(clip: Clip) -> list[float]:
     """For every pair of noise variants of the upright picture, the mean absolute
-    difference of their thumbnails (what `posture.core.nudges.unchanged` compares to its
+    difference of their thumbnails (what `posture.core.frames.unchanged` compares to its
     threshold)."""
     thumbs = [thumbnail(decode(j)) for j in clip.jpegs[0]]
     return [float(np.mean(np.abs(a - b))) for i, a in enumerate(thumbs) for b in thumbs[i + 1 :]]
@@ -371,7 +373,7 @@ def run_monitor(clip: Clip, profile: Profile, model: ModelInfo, seconds: float) 
             notifier=ChainNotifier([backend]),
             history=history,
             clock=clock,
-            settings=MonitorSettings(),
+            settings=monitor_settings(MonitorConfig()),
             episode_settings=Settings(),
         )
         wall = time.perf_counter()
@@ -496,7 +498,7 @@ def main() -> None:
         f"unchanged test: two noisy frames of the same picture differ by "
         f"{statistics.mean(noise):.2f} grey levels in the thumbnail ({min(noise):.2f}-"
         f"{max(noise):.2f} over {len(noise)} pairs; skip threshold "
-        f"{MonitorSettings().unchanged_threshold:g})"
+        f"{monitor_settings(MonitorConfig()).unchanged_threshold:g})"
     )
 
     run = run_monitor(clip, profile, info, seconds)

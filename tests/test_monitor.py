@@ -3,6 +3,7 @@ only at the edges (camera, pose model, notifier), on a simulated clock."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import sqlite3
@@ -15,27 +16,29 @@ from typing import Any
 import numpy as np
 import pytest
 
-from posture.adapters.notify.backends import ChainNotifier
-from posture.adapters.pose.landmarker import PoseResult
 from posture.adapters.storage.history import History
-from posture.adapters.video.sources import Frame
-from posture.app.monitor.loop import CameraFault, EndOfInput, Monitor, ReplayClock
-from posture.app.service import parse_duration
+from posture.app.monitor.clocks import ReplayClock
+from posture.app.monitor.loop import Monitor
+from posture.config import MonitorConfig, monitor_settings
+from posture.core.durations import parse_duration
 from posture.core.episodes import Settings
-from posture.core.nudges import (
-    BreakTimer,
-    MonitorSettings,
-    Nudger,
-    next_interval,
-    thumbnail,
-    unchanged,
-)
+from posture.core.frames import Frame, PoseResult, thumbnail, unchanged
+from posture.core.nudges import BreakTimer, MonitorSettings, Nudger, next_interval
+from posture.core.status import SCHEMA, Status
+from posture.ports import CameraFault, EndOfInput
 from tests.conftest import run_posture
 from tests.synthetic import HEIGHT, WIDTH, Scenario, Segment, make_profile
 
 RNG = np.random.default_rng(5)
 PICTURES = [RNG.integers(0, 255, (HEIGHT, WIDTH, 3), dtype=np.uint8) for _ in range(2)]
 BLACK = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
+#: "Now" for the durations that need one (only "tomorrow" does).
+NOW = datetime(2026, 11, 21, 10, 0).astimezone()
+
+
+def default_settings(**changes: Any) -> MonitorSettings:
+    """The default monitor settings (the config's), with `changes`."""
+    return dataclasses.replace(monitor_settings(MonitorConfig()), **changes)
 
 
 class FakeFeed:
@@ -89,10 +92,9 @@ class FakePose:
         pass
 
 
-class FakeNotifier(ChainNotifier):
+class FakeNotifier:
     def __init__(self) -> None:
         self.sent: list[tuple[str, str]] = []
-        self.delivered_by = "fake"
 
     @property
     def name(self) -> str:
@@ -115,7 +117,7 @@ def make_monitor(
         notifier=notifier,
         history=history,
         clock=ReplayClock(0, start_wall_ms=1_700_000_000_000),
-        settings=MonitorSettings(),
+        settings=default_settings(),
         episode_settings=Settings(),
     )
     return monitor, feed, notifier, history
@@ -198,7 +200,7 @@ def test_black_frames_are_a_camera_fault_in_the_status(tmp_path: Path) -> None:
         interval = monitor.tick()
         assert interval is not None
         monitor.clock.sleep(interval, monitor.wake)
-    status = monitor.status()
+    status = monitor.status().to_json()
     history.close()
     assert status["camera"].startswith("fault: the camera shows a blank picture (privacy shutter")
     assert feed.releases >= 1
@@ -217,8 +219,8 @@ def test_pause_releases_the_camera_and_snooze_silences(tmp_path: Path) -> None:
         monitor.clock.sleep(interval, monitor.wake)
     assert len(feed.reads) == reads_before  # no look while paused
     assert feed.releases >= 1
-    assert monitor.status()["state"] == "paused"
-    assert monitor.status()["camera"] == "released (paused)"
+    assert monitor.status().to_json()["state"] == "paused"
+    assert monitor.status().to_json()["camera"] == "released (paused)"
     monitor.snooze(1000.0)
     monitor.run()
     history.close()
@@ -242,7 +244,7 @@ def test_unchanged_frames_skip_the_model(tmp_path: Path) -> None:
 
 
 def test_policy_pieces() -> None:
-    settings = MonitorSettings()
+    settings = default_settings()
     picture = PICTURES[0]
     noisy = np.clip(picture.astype(np.int16) + 1, 0, 255).astype(np.uint8)
     assert unchanged(thumbnail(picture), thumbnail(noisy), settings.unchanged_threshold)
@@ -263,7 +265,7 @@ def test_policy_pieces() -> None:
     assert not unchanged(thumbnail(smooth), thumbnail(moved), 1.5)
     assert thumbnail(smooth).shape == (30, 40)
 
-    breaks = BreakTimer(MonitorSettings(break_after=3000, break_length=300))
+    breaks = BreakTimer(default_settings(break_after=3000, break_length=300))
     assert breaks.on_sample(0, True) is None
     assert breaks.on_sample(2999, True) is None
     reminder = breaks.on_sample(3001, True)
@@ -276,7 +278,7 @@ def test_policy_pieces() -> None:
     breaks.on_sample(5400, False)  # a real 400 s break
     assert breaks.on_sample(5401, True) is None
     assert breaks.seated_since == 5401
-    assert BreakTimer(MonitorSettings(break_reminder=False)).on_sample(9999, True) is None
+    assert BreakTimer(default_settings(break_reminder=False)).on_sample(9999, True) is None
 
     nudger = Nudger(settings)
     assert nudger.flag_stale() and not nudger.flag_stale()  # once
@@ -285,7 +287,7 @@ def test_policy_pieces() -> None:
 def test_next_interval_follows_the_state() -> None:
     from posture.core.episodes import Update
 
-    s = MonitorSettings()
+    s = default_settings()
 
     def update(state: str) -> Update:
         return Update(state, 0.0, 0.0, None, None, False)  # type: ignore[arg-type]
@@ -303,7 +305,7 @@ def test_next_interval_follows_the_state() -> None:
     [("30m", 1800), ("1h", 3600), ("2h", 7200), ("1h30m", 5400), ("90s", 90), ("15M", 900)],
 )
 def test_durations(text: str, seconds: float) -> None:
-    assert parse_duration(text) == seconds
+    assert parse_duration(text, now=NOW) == seconds
 
 
 def test_tomorrow_and_bad_durations() -> None:
@@ -311,7 +313,7 @@ def test_tomorrow_and_bad_durations() -> None:
     assert parse_duration("tomorrow", now=now) == 5400
     for bad in ("", "soon", "0m", "-5m", "5 minutes"):
         with pytest.raises(ValueError, match="duration"):
-            parse_duration(bad)
+            parse_duration(bad, now=NOW)
 
 
 def test_status_speaks_of_today_across_sessions(tmp_path: Path) -> None:
@@ -319,11 +321,11 @@ def test_status_speaks_of_today_across_sessions(tmp_path: Path) -> None:
     first, _, _, history = make_monitor(tmp_path, scenario)
     first.run()
     history.close()
-    assert first.status()["nudges_today"] == 1
+    assert first.status().to_json()["nudges_today"] == 1
     second, _, _, history = make_monitor(tmp_path, Scenario([Segment("upright", 30)]))
     second.run()
     history.close()
-    status = second.status()
+    status = second.status().to_json()
     assert status["nudges_today"] == 1  # from the first session of the day
     assert status["nudges"] == 0  # this session's own
     # bad for the 120 s slouch of 240 s in the first session, upright for the 30 s of the
@@ -393,7 +395,7 @@ def run_replay(
         notifier=FakeNotifier(),
         history=history,
         clock=clock,
-        settings=MonitorSettings(),
+        settings=default_settings(),
         episode_settings=Settings(),
     )
     clock.monitor = monitor
@@ -451,7 +453,7 @@ def test_summary_status_and_report_count_the_same_seconds(
     noon = datetime.combine(date.today(), clock_time(12)).astimezone()
     start_ms = round(noon.timestamp() * 1000)
     first = run_replay(db, Scenario(segments), start_ms, pause=pause, faults=faults)
-    summary, status = first.summary, first.status()
+    summary, status = first.summary, first.status().to_json()
 
     kinds = {r[0] for r in rows(db, "select kind from periods")}
     assert {"pause"} <= kinds and (faults is None or "camera_fault" in kinds)
@@ -473,7 +475,7 @@ def test_summary_status_and_report_count_the_same_seconds(
 
     # a second session today: its `status` reads the first one back from the history
     second = run_replay(db, Scenario([Segment("upright", 10)]), start_ms + 3_600_000)
-    today = second.status()
+    today = second.status().to_json()
     own_upright, own_monitored = today["upright_seconds"], today["monitored_seconds"]
     assert 8 <= own_upright <= 10
     report = report_of(home, "--today")
@@ -484,3 +486,51 @@ def test_summary_status_and_report_count_the_same_seconds(
     )
     assert report["upright_s"] == pytest.approx(upright_s + own_upright, abs=1e-6)
     assert report["monitored_s"] == pytest.approx(monitored_s + own_monitored, abs=1e-6)
+
+
+# --- the typed status ----------------------------------------------------------------------
+
+#: `posture status --json`'s keys: a public interface (README, "status --json").
+STATUS_KEYS = {
+    "state", "verdict", "problems", "since", "upright_percent", "seen_seconds",
+    "upright_seconds", "monitored_seconds", "upright_percent_today", "seen_seconds_today",
+    "upright_seconds_today", "monitored_seconds_today", "nudges_today", "nudges", "episodes",
+    "camera", "paused_until", "snoozed_until", "next_check", "stale", "profile", "source",
+    "notifier", "pid", "schema",
+}  # fmt: skip
+
+
+def test_the_status_is_typed_and_its_json_keeps_its_keys(tmp_path: Path) -> None:
+    scenario = Scenario([Segment("upright", 40), Segment("slouch", 60)])
+    monitor, _, _, history = make_monitor(tmp_path, scenario)
+    monitor.run()
+    history.close()
+    status = monitor.status()
+    wire = json.loads(json.dumps(status.to_json()))
+    assert set(wire) == STATUS_KEYS and wire["schema"] == SCHEMA == 1
+    assert wire["problems"] == ["slouch"] and wire["verdict"] == "bad"
+    assert Status.from_json({"ok": True, **wire, "added_later": 1}) == status
+    from posture.errors import PostureError
+
+    with pytest.raises(PostureError, match="schema 2"):
+        Status.from_json({**wire, "schema": 2})
+    with pytest.raises(PostureError, match="lacks camera"):
+        Status.from_json({k: v for k, v in wire.items() if k != "camera"})
+
+
+def test_without_a_history_the_monitor_still_nudges(tmp_path: Path) -> None:
+    scenario = Scenario([Segment("upright", 30), Segment("slouch", 60)])
+    notifier = FakeNotifier()
+    monitor = Monitor(
+        profile=make_profile(),
+        feed=FakeFeed(scenario),
+        pose_factory=lambda: FakePose(scenario),
+        notifier=notifier,
+        clock=ReplayClock(0, start_wall_ms=1_700_000_000_000),
+        settings=default_settings(),
+        episode_settings=Settings(),
+    )
+    summary = monitor.run()
+    assert len(notifier.sent) == 1 and summary.nudges == {"slouch": 1}
+    assert summary.seconds.get("good", 0) > 20 and monitor.status().nudges_today == 1
+    assert list(tmp_path.iterdir()) == []

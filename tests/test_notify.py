@@ -23,6 +23,7 @@ from posture.adapters.notify.backends import (
     OsascriptNotifier,
     PlyerNotifier,
     applescript_string,
+    chain_names,
     make_notifier,
 )
 from tests.desktop import DesktopSession, desktop_session, dunst_history
@@ -301,10 +302,14 @@ def test_chain_moves_on_once_and_for_good(
     assert second.shown == [("t1", "m1"), ("t2", "m2")]  # the failed one is retried here
     assert third.shown == []
     assert chain.name == chain.delivered_by == "second"
-    assert chain.chain == ("second", "third")
     assert [(r.levelno, r.getMessage()) for r in caplog.records] == [
         (logging.WARNING, "notifications via first failed (no service); using second from now on")
     ]
+    # what is left to fall back to: second, then third (never first again)
+    second.notify = Failing("second").notify  # type: ignore[method-assign]
+    chain.notify("t3", "m3")
+    assert chain.name == chain.delivered_by == "third"
+    assert third.shown == [("t3", "m3")] and first.shown == [("t1", "m1")]
 
 
 def test_chain_walks_past_several_failures_and_unexpected_errors(
@@ -356,8 +361,8 @@ def test_chain_needs_a_backend() -> None:
 def test_make_notifier_chains(preference: str, platform: str, chain: tuple[str, ...]) -> None:
     if preference == "auto" and "notify-send" in chain and importlib.util.find_spec("dbus") is None:
         chain = chain[1:]  # on Linux "auto" skips plyer when it could not report failures
+    assert chain_names(preference, platform=platform) == chain
     notifier = make_notifier(preference, platform=platform)
-    assert notifier.chain == chain
     assert notifier.name == chain[0]
 
 

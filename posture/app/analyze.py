@@ -24,13 +24,14 @@ import numpy as np
 from posture.core import features
 
 if TYPE_CHECKING:
-    from posture.adapters.pose.landmarker import MediaPipePose, PoseEstimator
+    from posture.adapters.pose.landmarker import MediaPipePose
     from posture.adapters.video.sources import FrameSource
     from posture.config import PoseConfig
     from posture.core.episodes import Episode, Settings
     from posture.core.judgment import Judgment
     from posture.core.observe import Watch
     from posture.core.profile import Profile
+    from posture.ports import PoseEstimator
 
 #: Landmarks whose visibility every record reports: the ones the features lean on.
 KEY_LANDMARKS = {

@@ -5,18 +5,22 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from posture.cli.group import load_config
 from posture.errors import PostureError
 
+if TYPE_CHECKING:
+    from posture.app.compose import RunOptions
+    from posture.core.status import Status
+
 
 def _run_options(
     source: str | None, speed: float, interval: float, profile_name: str | None, verbose: bool
-) -> Any:
-    from posture.app.service import RunOptions
+) -> RunOptions:
+    from posture.app.compose import RunOptions
 
     return RunOptions(
         source=source, speed=speed, interval=interval, profile=profile_name, verbose=verbose
@@ -121,10 +125,9 @@ def stop() -> None:
 
 
 def _ask(message: dict[str, Any]) -> dict[str, Any]:
-    from posture.adapters.control.unix import request, socket_path
-    from posture.adapters.system import paths
+    from posture.app import compose
 
-    reply = request(socket_path(paths.folders().runtime), message)
+    reply = compose.control_transport(compose.monitor_places()).request(message)
     if not reply.get("ok"):
         raise PostureError(f"the monitor refused: {reply.get('error', 'no reason given')}")
     return reply
@@ -140,22 +143,65 @@ def status(as_json: bool) -> None:
       posture status
       posture status --json
     """
-    reply = _ask({"cmd": "status"})
+    from posture.core.status import Status
+
+    status = Status.from_json(_ask({"cmd": "status"}))
     if as_json:
         import json
 
-        click.echo(json.dumps(reply, indent=2))
+        click.echo(json.dumps({"ok": True, **status.to_json()}, indent=2))
         return
-    from posture.app.service import format_status
+    click.echo(format_status(status))
 
-    click.echo(format_status(reply))
+
+def format_status(status: Status) -> str:
+    """The status as lines for a person."""
+    from datetime import timedelta
+
+    s = status
+    lines = [f"monitor      running (pid {s.pid}), profile '{s.profile}'"]
+    lines.append(
+        f"state        {s.state}{f' since {s.since}' if s.since and s.state != 'paused' else ''}"
+    )
+    problems = ": " + ", ".join(s.problems) if s.problems else ""
+    lines.append(f"posture      {s.verdict}{problems}")
+    lines.append(
+        "this session "
+        + (
+            f"upright {s.upright_percent:.0f}% of {timedelta(seconds=s.seen_seconds)} seen"
+            if s.upright_percent is not None
+            else "nobody seen yet"
+        )
+        + f", {s.episodes} episode(s), {s.nudges} nudge(s)"
+    )
+    today = s.upright_percent_today
+    lines.append(
+        "today        "
+        + (f"upright {today:.0f}% of the time seen" if today is not None else "nothing seen yet")
+        + f", {s.nudges_today} nudge(s)"
+    )
+    lines.append(f"camera       {s.camera} ({s.source})")
+    if s.paused_until:
+        until = s.paused_until
+        lines.append(
+            f"paused       {'until `posture resume`' if until == 'resume' else 'until ' + until}"
+        )
+    if s.snoozed_until:
+        lines.append(f"snoozed      no nudges until {s.snoozed_until}")
+    if s.stale:
+        lines.append("calibration  looks stale: run `posture calibrate`")
+    lines.append(f"next check   {s.next_check}")
+    lines.append(f"nudges via   {s.notifier}")
+    return "\n".join(lines)
 
 
 def _duration(text: str) -> float:
-    from posture.app.service import parse_duration
+    from datetime import datetime
+
+    from posture.core.durations import parse_duration
 
     try:
-        return parse_duration(text)
+        return parse_duration(text, now=datetime.now().astimezone())
     except ValueError as err:
         raise PostureError(str(err)) from None
 

@@ -3,7 +3,7 @@
 - `next_interval`: how long to wait before the next look, from the tracker's state.
 - `Nudger`: which notifications to send, and when (cooldown, snooze, one-time hints).
 - `BreakTimer`: time seated without a real break.
-- `unchanged`: whether a frame is the same picture as the last one the model saw.
+- `DayTally`: the day's figures for `posture status`.
 
 Times are seconds of a monotonic clock (simulated when a recording is replayed).
 """
@@ -14,8 +14,6 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
 from posture.core import tally
 from posture.core.episodes import Episode, Update
 from posture.core.vocab import PROBLEM_TEXT
@@ -23,24 +21,27 @@ from posture.core.vocab import PROBLEM_TEXT
 
 @dataclass(frozen=True)
 class MonitorSettings:
-    #: seconds between looks while posture is steady
-    interval: float = 2.0
+    """The monitor's policy, in seconds. No defaults here: they are the config's
+    (`posture.config.MonitorConfig`, `posture.config.monitor_settings`), defined once."""
+
+    #: between looks while posture is steady
+    interval: float
     #: ... while a deviation or a recovery is being confirmed
-    confirm_interval: float = 1.0
+    confirm_interval: float
     #: ... while nobody is there
-    away_interval: float = 5.0
+    away_interval: float
     #: at least this long between two posture nudges
-    cooldown: float = 300.0
-    break_reminder: bool = True
+    cooldown: float
+    break_reminder: bool
     #: remind after this long seated ...
-    break_after: float = 3000.0
+    break_after: float
     #: ... without an absence at least this long
-    break_length: float = 300.0
+    break_length: float
     #: mean absolute difference (grey levels) of two thumbnails below which a frame counts
-    #: as unchanged and the model is not run again
-    unchanged_threshold: float = 1.5
+    #: as unchanged and the model is not run again (`posture.core.frames.unchanged`)
+    unchanged_threshold: float
     #: but the model runs at least this often anyway
-    max_skip: float = 30.0
+    max_skip: float
 
 
 def next_interval(update: Update, settings: MonitorSettings, *, bad: bool = False) -> float:
@@ -184,31 +185,6 @@ class BreakTimer:
             self._last_reminder = t
             return break_nudge(seated)
         return None
-
-
-def thumbnail(image: np.ndarray) -> np.ndarray:
-    """A tiny grey picture (40x30 from 640x480) to tell changed frames from unchanged.
-
-    Each thumbnail pixel averages 16 pixels (a 4x4 block of every 4th pixel), so a
-    webcam's sensor noise (a few grey levels per pixel, after JPEG) shrinks about 4x and
-    no longer looks like a change; taking single pixels, two frames of the same still
-    picture differed as much as the threshold and the model ran on most looks anyway.
-    """
-    sub = image[::4, ::4].astype(np.float32)
-    height, width = (sub.shape[0] // 4) * 4, (sub.shape[1] // 4) * 4
-    if height == 0 or width == 0:
-        grey_small: np.ndarray = sub @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-        return grey_small
-    blocks = sub[:height, :width].reshape(height // 4, 4, width // 4, 4, 3).mean(axis=(1, 3))
-    grey: np.ndarray = blocks @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-    return grey
-
-
-def unchanged(previous: np.ndarray | None, current: np.ndarray, threshold: float) -> bool:
-    """Whether two thumbnails show the same picture, sensor noise aside."""
-    if previous is None or previous.shape != current.shape:
-        return False
-    return float(np.mean(np.abs(current - previous))) < threshold
 
 
 @dataclass

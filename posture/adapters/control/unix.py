@@ -1,12 +1,9 @@
-"""The local control channel between `posture status|pause|resume|snooze|stop` and the
-running monitor.
+"""The control channel over a Unix socket: `posture.ports.ControlTransport` for Linux and
+macOS.
 
 A Unix domain socket, `monitor.sock`, in the runtime folder (mode 0700); the socket itself
 has mode 0600, so only the user who runs the monitor can talk to it. There is no TCP.
-
-Protocol, one exchange per connection: the client connects and sends one JSON object and a
-newline; the server answers one JSON object and a newline, then closes the connection.
-Replies carry `"ok": true|false`; a failed request has `"error": "<one line>"`.
+What travels on it, one exchange per connection, is `posture.adapters.control.protocol`.
 
 The server is a single thread that multiplexes its clients with `selectors`, so a client
 that connects and says nothing only holds its own connection until `client_timeout`, and
@@ -17,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import json
 import logging
 import os
 import selectors
@@ -26,37 +22,32 @@ import stat
 import sys
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from posture.adapters.control.protocol import (
+    MAX_REPLY,
+    MAX_REQUEST,
+    TOO_LARGE,
+    answer,
+    decode_reply,
+    encode,
+    encode_reply,
+)
 from posture.adapters.private import ensure_private_dir
 from posture.errors import PostureError
+from posture.ports import ControlHandler, NotRunning
+
+__all__ = ["ControlServer", "NotRunning", "UnixTransport", "request", "socket_path"]
 
 log = logging.getLogger(__name__)
 
 SOCKET_NAME = "monitor.sock"
-#: The largest request the server reads; anything longer is refused.
-MAX_REQUEST = 64 * 1024
-#: The largest reply the client reads.
-MAX_REPLY = 1024 * 1024
 #: How long one client may take to send its request.
 CLIENT_TIMEOUT = 2.0
 #: At most this many clients are served at once; more are turned away.
 MAX_CLIENTS = 32
-
-Handler = Callable[[dict[str, Any]], dict[str, Any]]
-
-
-class NotRunning(PostureError):
-    """No monitor answers on the control socket. Exit status 3, as `systemctl status`
-    uses for a unit that is not running."""
-
-    exit_code = 3
-
-    def __init__(self, message: str | None = None) -> None:
-        super().__init__(message or "no posture monitor is running: start one with `posture start`")
 
 
 def socket_path(runtime_dir: Path) -> Path:
@@ -91,10 +82,6 @@ def _connect(path: Path, timeout: float) -> socket.socket:
     return sock
 
 
-def _encode(message: dict[str, Any]) -> bytes:
-    return json.dumps(message, separators=(",", ":")).encode() + b"\n"
-
-
 def request(path: Path, message: dict[str, Any], *, timeout: float = 5.0) -> dict[str, Any]:
     """Send `message` to the monitor listening on `path` and return its reply.
 
@@ -104,7 +91,7 @@ def request(path: Path, message: dict[str, Any], *, timeout: float = 5.0) -> dic
     """
     _require_unix_sockets()
     _check_length(path)
-    data = _encode(message)
+    data = encode(message)
     deadline = time.monotonic() + timeout
     try:
         sock = _connect(path, timeout)
@@ -145,16 +132,7 @@ def request(path: Path, message: dict[str, Any], *, timeout: float = 5.0) -> dic
             raise PostureError(
                 "the posture monitor closed the connection without an answer"
             ) from err
-    line = bytes(reply).split(b"\n", 1)[0]
-    if not line.strip():
-        raise PostureError("the posture monitor closed the connection without an answer")
-    try:
-        decoded = json.loads(line)
-    except ValueError as err:  # UnicodeDecodeError is a ValueError too
-        raise PostureError("the posture monitor sent a malformed reply (not JSON)") from err
-    if not isinstance(decoded, dict):
-        raise PostureError("the posture monitor sent a malformed reply (not a JSON object)")
-    return decoded
+    return decode_reply(bytes(reply).split(b"\n", 1)[0])
 
 
 @dataclass
@@ -177,7 +155,7 @@ class ControlServer:
     def __init__(
         self,
         path: Path,
-        handler: Handler,
+        handler: ControlHandler,
         *,
         client_timeout: float = CLIENT_TIMEOUT,
         max_request: int = MAX_REQUEST,
@@ -387,43 +365,41 @@ class ControlServer:
         client.buffer += chunk
         newline = client.buffer.find(b"\n")
         if (newline if newline >= 0 else len(client.buffer)) > self.max_request:
-            self._reply(client, {"ok": False, "error": "request too large"})
+            self._reply(client, TOO_LARGE)
         elif newline >= 0:
-            self._reply(client, self._answer(bytes(client.buffer[:newline])))
+            self._reply(client, answer(self.handler, bytes(client.buffer[:newline])))
         elif not chunk:  # the client closed its side: what it sent is the request
             if client.buffer.strip():
-                self._reply(client, self._answer(bytes(client.buffer)))
+                self._reply(client, answer(self.handler, bytes(client.buffer)))
         else:
             return
         self._drop(client, sel, clients)
 
-    def _answer(self, raw: bytes) -> dict[str, Any]:
-        try:
-            message = json.loads(raw)
-        except ValueError:
-            return {"ok": False, "error": "invalid request: not JSON"}
-        if not isinstance(message, dict):
-            return {"ok": False, "error": "invalid request: not a JSON object"}
-        try:
-            reply = self.handler(message)
-        except PostureError as err:
-            return {"ok": False, "error": str(err)}
-        except Exception as err:
-            log.exception("control: the handler failed on %r", message)
-            return {"ok": False, "error": f"internal error: {type(err).__name__}: {err}"}
-        if not isinstance(reply, dict):
-            log.error("control: the handler returned %r, not a dict", type(reply).__name__)
-            return {"ok": False, "error": "internal error: the handler returned no reply"}
-        return reply
-
     def _reply(self, client: _Client, reply: dict[str, Any]) -> None:
-        try:
-            data = _encode(reply)
-        except (TypeError, ValueError) as err:
-            log.error("control: the reply cannot be sent as JSON: %s", err)
-            data = _encode({"ok": False, "error": "internal error: the reply is not JSON"})
+        data = encode_reply(reply)
         try:
             client.sock.settimeout(self.client_timeout)
             client.sock.sendall(data)
         except OSError as err:
             log.debug("control: could not send a reply: %s", err)
+
+
+class UnixTransport:
+    """`posture.ports.ControlTransport` on the Unix socket at `path` (see `socket_path`).
+    Threading rule: as the port's; `serve` starts the `ControlServer` thread."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._server: ControlServer | None = None
+
+    def serve(self, handler: ControlHandler) -> None:
+        server = ControlServer(self.path, handler)
+        server.start()
+        self._server = server
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+
+    def request(self, message: dict[str, Any], *, timeout: float = 5.0) -> dict[str, Any]:
+        return request(self.path, message, timeout=timeout)

@@ -1,8 +1,9 @@
 """Desktop notifications with a fallback chain.
 
-`make_notifier()` returns a `ChainNotifier`: it sends through the first backend that works and,
-when a backend fails, says so once in the log and moves on to the next one for good. The last
-backend (a log line plus the terminal bell) cannot fail, so a notification never raises.
+`make_notifier()` returns a `ChainNotifier` (the `posture.ports.Notifier` port): it sends
+through the first backend that works and, when a backend fails, says so once in the log
+and moves on to the next one for good. The last backend (a log line plus the terminal
+bell) cannot fail, so a notification never raises.
 
 Backends, in the order "auto" tries them:
 
@@ -46,9 +47,9 @@ class NotifyError(Exception):
     """A notification could not be shown; the message says why."""
 
 
-class Notifier(Protocol):
-    """Sends one desktop notification. Threading rule: called from the monitor's loop thread
-    only."""
+class Backend(Protocol):
+    """One way to send a desktop notification, which may fail (the chain moves on).
+    Threading rule: called from the monitor's loop thread only."""
 
     @property
     def name(self) -> str: ...
@@ -258,7 +259,7 @@ class ChainNotifier:
     `name` is the active backend; after `notify()`, `delivered_by` is the backend that showed
     the notification (None if even the last backend failed)."""
 
-    def __init__(self, backends: Sequence[Notifier]) -> None:
+    def __init__(self, backends: Sequence[Backend]) -> None:
         if not backends:
             raise ValueError("ChainNotifier needs at least one backend")
         self._backends = tuple(backends)
@@ -268,11 +269,6 @@ class ChainNotifier:
     @property
     def name(self) -> str:
         return self._backends[self._active].name
-
-    @property
-    def chain(self) -> tuple[str, ...]:
-        """The names of the active backend and those still to fall back to."""
-        return tuple(backend.name for backend in self._backends[self._active :])
 
     def notify(self, title: str, message: str) -> None:
         self.delivered_by = None
@@ -303,7 +299,7 @@ class ChainNotifier:
             return
 
 
-_FACTORIES: dict[str, Callable[[], Notifier]] = {
+_FACTORIES: dict[str, Callable[[], Backend]] = {
     "plyer": PlyerNotifier,
     "notify-send": NotifySendNotifier,
     "osascript": OsascriptNotifier,
@@ -330,22 +326,27 @@ def _plyer_can_report(platform: str) -> bool:
     return importlib.util.find_spec("dbus") is not None
 
 
-def make_notifier(preference: str = "auto", *, platform: str = sys.platform) -> ChainNotifier:
-    """The notifier for a configured preference: "auto" tries every backend for `platform`;
-    a backend name starts the chain at that backend. Raises ValueError for a name that is
-    unknown or not offered on `platform`."""
+def chain_names(preference: str = "auto", *, platform: str = sys.platform) -> tuple[str, ...]:
+    """The backends a configured preference tries, in order: "auto" every backend for
+    `platform`; a backend name starts the chain at that backend. Raises ValueError for a
+    name that is unknown or not offered on `platform`."""
     order = backend_order(platform)
     offered = ", ".join(("auto", *order))
     if preference == "auto":
         # On Linux plyer reports failures only through the Python dbus module; without it
         # "auto" goes straight to notify-send instead of warning about plyer each run.
-        names = order if _plyer_can_report(platform) else tuple(n for n in order if n != "plyer")
-    elif preference in order:
-        names = order[order.index(preference) :]
-    elif preference in NOTIFIER_NAMES:
+        return order if _plyer_can_report(platform) else tuple(n for n in order if n != "plyer")
+    if preference in order:
+        return order[order.index(preference) :]
+    if preference in NOTIFIER_NAMES:
         raise ValueError(
             f"notifier {preference!r} is not available on {platform}; choose one of: {offered}"
         )
-    else:
-        raise ValueError(f"unknown notifier {preference!r}; choose one of: {offered}")
-    return ChainNotifier([_FACTORIES[name]() for name in names])
+    raise ValueError(f"unknown notifier {preference!r}; choose one of: {offered}")
+
+
+def make_notifier(preference: str = "auto", *, platform: str = sys.platform) -> ChainNotifier:
+    """The notifier for a configured preference: the chain of `chain_names`."""
+    return ChainNotifier(
+        [_FACTORIES[name]() for name in chain_names(preference, platform=platform)]
+    )

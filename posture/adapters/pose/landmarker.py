@@ -12,62 +12,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from posture.adapters.pose import native_log
 from posture.adapters.pose.model import ModelInfo, resolve_model
+from posture.core.frames import N_LANDMARKS, PoseResult, empty_result
 from posture.errors import ModelError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
 Mode = Literal["image", "video"]
-
-N_LANDMARKS = 33
-
-
-@dataclass(frozen=True)
-class PoseResult:
-    """Every pose found in one frame.
-
-    `landmarks` is (P, 33, 4): x and y normalised by the image width and height, z, and
-    visibility (the smaller of MediaPipe's visibility and presence). `world` is (P, 33, 3)
-    in metres around the hips. P is 0 when nobody is seen.
-    """
-
-    landmarks: np.ndarray
-    world: np.ndarray
-    image_size: tuple[int, int]  # (width, height)
-
-    @property
-    def found(self) -> bool:
-        return bool(self.landmarks.shape[0] > 0)
-
-    @property
-    def aspect(self) -> float:
-        return self.image_size[0] / self.image_size[1]
-
-
-class PoseEstimator(Protocol):
-    """Finds poses in RGB frames.
-
-    Threading rule: one thread owns an estimator; `detect` and `close` are called from it
-    only. In video mode timestamps must increase; the adapter nudges equal ones forward.
-    """
-
-    def detect(self, image: np.ndarray, timestamp: float) -> PoseResult: ...
-
-    def close(self) -> None: ...
-
-
-def empty_result(image_size: tuple[int, int]) -> PoseResult:
-    return PoseResult(
-        np.empty((0, N_LANDMARKS, 4), dtype=np.float32),
-        np.empty((0, N_LANDMARKS, 3), dtype=np.float32),
-        image_size,
-    )
 
 
 @dataclass(frozen=True)

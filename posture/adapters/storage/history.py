@@ -50,9 +50,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from posture.adapters.private import ensure_private_dir
 from posture.errors import PostureError
+
+if TYPE_CHECKING:
+    from posture.core.nudges import DayTally
 
 __all__ = [
     "FEATURE_COLUMNS",
@@ -65,7 +69,6 @@ __all__ = [
     "HistoryError",
 ]
 
-#: The file name in the data folder.
 #: The history's file name in the data folder.
 HISTORY_FILE = "history.sqlite3"
 
@@ -491,6 +494,38 @@ class History:
                         (ended_ms, session_id),
                     )
             self._running.discard(session_id)
+
+    def day_so_far(self, since_ms: int, day: str) -> DayTally:
+        """Today's figures already recorded (sessions before this one): seconds per
+        verdict by `posture.core.tally`'s rule, and posture nudges, since `since_ms`
+        (local midnight of `day`)."""
+        from posture.core import tally
+        from posture.core.nudges import tally_rows
+
+        since_ms = _ms(since_ms, "since_ms")
+        stop_kinds = ", ".join("?" * len(tally.STOPS))
+        with self._lock, self._errors():
+            conn = self._db
+            rows = conn.execute(
+                "SELECT session_id, t_ms, verdict FROM samples WHERE t_ms >= ?"
+                " ORDER BY session_id, t_ms",
+                (since_ms,),
+            ).fetchall()
+            stops = conn.execute(
+                f"SELECT session_id, start_ms FROM periods WHERE start_ms >= ?"
+                f" AND kind IN ({stop_kinds})",
+                (since_ms, *tally.STOPS),
+            ).fetchall()
+            nudges = conn.execute(
+                "SELECT count(*) FROM nudges WHERE t_ms >= ? AND kind != 'test'", (since_ms,)
+            ).fetchone()[0]
+        return tally_rows(
+            [(t, verdict) for _, t, verdict in rows],
+            int(nudges),
+            day,
+            sessions=[sid for sid, _, _ in rows],
+            stops=stops,
+        )
 
     # --- samples --------------------------------------------------------------------------
 

@@ -34,11 +34,12 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path, PurePath
 from types import TracebackType
-from typing import TYPE_CHECKING, NamedTuple, Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
+from posture.core.frames import Frame
 from posture.errors import InputError
 
 if TYPE_CHECKING:
@@ -76,21 +77,6 @@ _CAMERA_INDEX = re.compile(r"[0-9]+")
 Image = npt.NDArray[np.uint8]
 _S = TypeVar("_S", bound="_SourceBase")
 _P = TypeVar("_P", bound="FrameSource")
-
-
-class Frame(NamedTuple):
-    """One picture from a source."""
-
-    timestamp: float
-    """Seconds. Camera: `time.monotonic()` since the source opened. Video: the frame's
-    position in the file. Images: `index * image_interval`."""
-    image: Image
-    """(H, W, 3) uint8, RGB order, C-contiguous."""
-    origin: str
-    """The file the frame came from (image or video path), or ``"camera:N"``."""
-    index: int  # type: ignore[assignment]  # shadows tuple.index; the API names it so
-    """0-based index of the frame within its source (for images: the file's position in
-    the sorted listing)."""
 
 
 class FrameSource(Protocol):
@@ -298,9 +284,8 @@ def available_cameras(max_index: int = 8) -> list[int]:
 class CameraSource(_SourceBase):
     """Live frames from webcam `index`, until a read fails or the source is closed.
 
-    `failed` is True once a read has failed mid-stream (camera unplugged, driver error);
-    the iteration then ends and the camera is released. A caller that wants to reconnect
-    checks `failed` and opens a new `CameraSource`.
+    A read that fails mid-stream (camera unplugged, driver error) ends the iteration and
+    releases the camera; a caller that wants to reconnect opens a new `CameraSource`.
     """
 
     kind: str = "camera"
@@ -317,7 +302,6 @@ class CameraSource(_SourceBase):
         self.index = index
         self.name = str(index) if name is None else name
         self.origin = f"camera:{index}"
-        self.failed = False
         self._next_index = 0
 
         with _quiet_opencv():
@@ -359,7 +343,6 @@ class CameraSource(_SourceBase):
             ok, picture = capture.read()
         timestamp = time.monotonic() - self._opened_at
         if not ok or picture is None or np.asarray(picture).size == 0:
-            self.failed = True
             self.close()
             raise StopIteration
         frame = Frame(timestamp, _to_rgb(picture), self.origin, self._next_index)

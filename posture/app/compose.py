@@ -1,0 +1,187 @@
+"""Assembly: the one module of `posture.app` that builds concrete adapters (camera,
+recording, pose model, notifier, history, control transport, lock, log) and hands them to
+the use cases as ports. The import rules allow it and only it to import `posture.adapters`.
+
+Organised by use case; each section builds what one use case needs and nothing else.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from posture.adapters.storage.history import History
+    from posture.adapters.system.lock import MonitorLock
+    from posture.adapters.system.paths import Folders
+    from posture.app.monitor.loop import Monitor
+    from posture.config import Config
+    from posture.ports import ControlTransport
+
+
+# --- the monitor: where its files are --------------------------------------------------
+
+LOG_FILE = "posture.log"
+
+
+@dataclass(frozen=True)
+class MonitorPlaces:
+    """Where one user's monitor keeps its files, from the folders resolved once."""
+
+    data: Path
+    log: Path
+    runtime: Path
+
+    @property
+    def log_file(self) -> Path:
+        return self.log / LOG_FILE
+
+
+def monitor_places(folders: Folders | None = None) -> MonitorPlaces:
+    from posture.adapters.system import paths
+
+    found = paths.folders() if folders is None else folders
+    return MonitorPlaces(data=found.data, log=found.log, runtime=found.runtime)
+
+
+def monitor_lock(places: MonitorPlaces) -> MonitorLock:
+    """One monitor per user: the `flock` on `monitor.lock` in the runtime folder."""
+    from posture.adapters.system.lock import MonitorLock, lock_path
+
+    return MonitorLock(lock_path(places.runtime))
+
+
+def recorded_pid(places: MonitorPlaces) -> int | None:
+    """The pid the last monitor wrote into its lock file (None: none)."""
+    from posture.adapters.system.lock import lock_path, read_pid
+
+    return read_pid(lock_path(places.runtime))
+
+
+def is_running(places: MonitorPlaces) -> bool:
+    from posture.adapters.system.lock import is_locked, lock_path
+
+    return is_locked(lock_path(places.runtime))
+
+
+def ensure_not_running(places: MonitorPlaces) -> None:
+    """`AlreadyRunning` (naming the pid) when a monitor holds the lock."""
+    from posture.adapters.system.lock import AlreadyRunning, is_locked, lock_path, read_pid
+
+    lock = lock_path(places.runtime)
+    if is_locked(lock):
+        raise AlreadyRunning(read_pid(lock))
+
+
+def control_transport(places: MonitorPlaces) -> ControlTransport:
+    from posture.adapters.control.unix import UnixTransport, socket_path
+
+    return UnixTransport(socket_path(places.runtime))
+
+
+def setup_logging(log_dir: Path, *, to_stderr: bool, verbose: bool = False) -> Path:
+    """`posture.log` (rotating: 1 MiB x 3, mode 0600) and, in the foreground, stderr."""
+    from posture.adapters.private import ensure_private_dir
+
+    ensure_private_dir(log_dir)
+    file = log_dir / LOG_FILE
+    if not file.exists():
+        file.touch(mode=0o600)
+    file.chmod(0o600)
+    handler = logging.handlers.RotatingFileHandler(file, maxBytes=1 << 20, backupCount=3)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    root = logging.getLogger("posture")
+    root.handlers[:] = [handler]
+    if to_stderr:
+        console = logging.StreamHandler(sys.stderr)
+        console.setFormatter(logging.Formatter("posture: %(message)s"))
+        root.addHandler(console)
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    root.propagate = False
+    return file
+
+
+# --- the monitor: its pieces ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    source: str | None = None  # None: the configured camera
+    speed: float = 1.0  # for a recording: times real time (0 = as fast as possible)
+    interval: float = 1.0  # seconds between the images of a folder or glob
+    profile: str | None = None  # None: the configured profile
+    verbose: bool = False
+
+
+@dataclass
+class MonitorParts:
+    """A monitor and what must be closed after it."""
+
+    monitor: Monitor
+    transport: ControlTransport
+    history: History
+
+    def close(self) -> None:
+        self.transport.close()
+        self.history.close()
+
+
+def build_monitor(config: Config, options: RunOptions, places: MonitorPlaces) -> MonitorParts:
+    """The monitor over the configured camera (or `options.source` on a simulated
+    clock), with the pose model, the notifier and the history (pruned to
+    `retention_days`), and the transport it will answer on (not serving yet)."""
+    from posture.adapters.notify.backends import make_notifier
+    from posture.adapters.pose.landmarker import MediaPipePose, PoseOptions
+    from posture.adapters.pose.model import resolve_model
+    from posture.adapters.private import ensure_private_dir
+    from posture.adapters.storage.history import HISTORY_FILE, History
+    from posture.adapters.video.sources import open_source
+    from posture.app.monitor.clocks import RealClock, ReplayClock
+    from posture.app.monitor.feeds import CameraFeed, ReplayFeed
+    from posture.app.monitor.loop import Monitor
+    from posture.config import episode_settings, monitor_settings
+    from posture.core import profile as profiles
+    from posture.ports import Clock, Feed
+
+    profile = profiles.load(places.data, options.profile or config.monitor.profile)
+    info = resolve_model(config.pose.model or None)
+    pose_options = PoseOptions(
+        mode="video",
+        # Two poses at least: with one, the detector may pick a passer-by and lose the
+        # user (tests/test_monitor_process.py::test_faults_in_the_picture). It costs 29
+        # instead of 17.5 ms per model run, but the model runs on few looks: most
+        # frames are unchanged (scripts/bench_monitor.py).
+        num_poses=max(config.pose.num_poses, 2),
+        min_detection_confidence=config.pose.min_detection_confidence,
+        min_presence_confidence=config.pose.min_presence_confidence,
+        min_tracking_confidence=config.pose.min_tracking_confidence,
+    )
+    feed: Feed
+    clock: Clock
+    if options.source is None:
+        m = config.monitor
+        feed = CameraFeed(m.camera, lambda: open_source(m.camera, width=m.width, height=m.height))
+        clock = RealClock()
+    else:
+        feed = ReplayFeed(open_source(options.source, image_interval=options.interval))
+        clock = ReplayClock(options.speed)
+    ensure_private_dir(places.data)
+    history = History(places.data / HISTORY_FILE)
+    history.prune(clock.wall_ms() - config.monitor.retention_days * 86_400_000)
+    monitor = Monitor(
+        profile=profile,
+        feed=feed,
+        pose_factory=lambda: MediaPipePose(info, pose_options),
+        notifier=make_notifier(config.monitor.notifier),
+        history=history,
+        clock=clock,
+        settings=monitor_settings(config.monitor),
+        episode_settings=episode_settings(config.judgment),
+        sensitivity=config.judgment.sensitivity or None,
+        min_visibility=config.pose.min_visibility,
+    )
+    return MonitorParts(monitor, control_transport(places), history)

@@ -1,0 +1,87 @@
+"""What the running monitor sees, as one typed value: `posture status`, `status --json`
+and (later) a tray read it.
+
+`Status` is built by the monitor's live status (`posture.app.monitor.live`), sent as a
+JSON object by the control protocol (`posture.adapters.control.protocol`) and read back
+into a `Status` by the CLI. Its JSON form is a public interface (README, "status --json"):
+a field may be added under the same `SCHEMA`; renaming or removing one, or changing its
+meaning, needs a new `SCHEMA`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from posture.errors import PostureError
+
+#: The version of the JSON form; a reader refuses a newer one.
+SCHEMA = 1
+
+
+@dataclass(frozen=True)
+class Status:
+    #: "starting", an episode state ("upright", "deviating", "slouching", "recovering",
+    #: "away", "uncertain"), or "paused"
+    state: str
+    #: the last look's verdict ("good", "bad", "uncertain", "away"), "starting" before
+    #: the first, "unknown" while the camera is in fault
+    verdict: str
+    #: the problems the last look was bad for
+    problems: tuple[str, ...]
+    #: ISO 8601 local time since when `state` holds; None before the first look
+    since: str | None
+    #: this session: upright share of the time seen at the desk (0-100), None if none
+    upright_percent: float | None
+    seen_seconds: int
+    upright_seconds: float
+    monitored_seconds: float
+    #: today (since local midnight, earlier sessions included)
+    upright_percent_today: float | None
+    seen_seconds_today: float
+    upright_seconds_today: float
+    monitored_seconds_today: float
+    nudges_today: int
+    #: this session
+    nudges: int
+    episodes: int
+    #: "starting", "ok", "released (paused)" or "fault: <why>; retrying in N s"
+    camera: str
+    #: ISO time, "resume" (until `posture resume`), or None when not paused
+    paused_until: str | None
+    snoozed_until: str | None
+    next_check: str | None
+    #: the calibration looks stale
+    stale: bool
+    profile: str
+    source: str
+    notifier: str
+    #: the monitor's process id (set by the process that answers)
+    pid: int | None = None
+    schema: int = field(default=SCHEMA)
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object of `status --json` and of the control reply."""
+        out = dataclasses.asdict(self)
+        out["problems"] = list(self.problems)
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Status:
+        """A `Status` from its JSON object; keys this version does not know are ignored
+        (a newer monitor under the same schema), a newer schema or a missing key is a
+        `PostureError`."""
+        schema = data.get("schema")
+        if not isinstance(schema, int) or schema > SCHEMA:
+            raise PostureError(
+                f"the monitor speaks status schema {schema!r}, this posture knows {SCHEMA}: "
+                "restart the monitor with this posture (`posture stop`, `posture start`)"
+            )
+        names = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in data.items() if k in names}
+        missing = sorted(n for n in names - values.keys() if n not in ("pid", "schema"))
+        if missing:
+            raise PostureError(f"the monitor's status lacks {', '.join(missing)}")
+        values["problems"] = tuple(values["problems"] or ())
+        return cls(**values)
