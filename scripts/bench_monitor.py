@@ -54,6 +54,7 @@ from machine import describe  # scripts/machine.py: the script's folder is on sy
 from posture.adapters.notify.backends import ChainNotifier
 from posture.adapters.pose.landmarker import MediaPipePose, PoseOptions
 from posture.adapters.pose.model import ModelInfo
+from posture.adapters.video.sources import open_source
 from posture.app.monitor.clocks import ReplayClock
 from posture.app.monitor.loop import Monitor
 from posture.config import MonitorConfig, monitor_settings
@@ -468,6 +469,7 @@ def main() -> None:
     from posture.adapters.pose import native_log
     from posture.adapters.pose.model import resolve_model
     from posture.app.demo import shoulder_line
+    from posture.cli.analysis import MediaPipeModel
     from posture.samples import GRACE_HOPPER
 
     native_log.request_quiet()  # MediaPipe's own log lines would bury the figures
@@ -481,7 +483,11 @@ def main() -> None:
     script = Script(build_script())
     portrait = cv2.imread(str(GRACE_HOPPER))
     assert portrait is not None, GRACE_HOPPER
-    clip = render_clip(script, portrait, shoulder_line(GRACE_HOPPER))
+    clip = render_clip(
+        script,
+        portrait,
+        shoulder_line(GRACE_HOPPER, open_source=open_source, pose=MediaPipeModel()),
+    )
     info = resolve_model(None)
     profile = make_profile(clip, info)
     reps = max(1, math.ceil(args.hours * 3600 / script.total))

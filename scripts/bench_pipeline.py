@@ -92,7 +92,9 @@ def bench_analyze(frame: np.ndarray, frames: int) -> tuple[float, float]:
 
     from posture.adapters.pose.landmarker import MediaPipePose, PoseOptions
     from posture.adapters.pose.model import resolve_model
+    from posture.adapters.video.sources import open_source
     from posture.app.analyze import run_analyze
+    from posture.cli.analysis import MediaPipeModel
     from posture.config import PoseConfig
 
     rng = np.random.default_rng(3)
@@ -116,10 +118,10 @@ def bench_analyze(frame: np.ndarray, frames: int) -> tuple[float, float]:
             start = time.perf_counter()
             run_analyze(
                 [str(folder)],
+                open_source=open_source,
+                pose=MediaPipeModel(),
                 fmt="jsonl",
-                model=None,
-                pose_config=PoseConfig(),
-                num_poses=None,
+                min_visibility=PoseConfig().min_visibility,
                 max_frames=None,
                 out=io.StringIO(),
             )

@@ -220,10 +220,12 @@ def build_clip(folder: Path) -> Path:
     import cv2
     import numpy as np
 
+    from posture.adapters.video.sources import open_source
     from posture.app import demo
+    from posture.cli.analysis import MediaPipeModel
     from posture.samples import GRACE_HOPPER
 
-    shoulder = demo.shoulder_line(GRACE_HOPPER)
+    shoulder = demo.shoulder_line(GRACE_HOPPER, open_source=open_source, pose=MediaPipeModel())
     bgr = cv2.imread(str(GRACE_HOPPER))
     if bgr is None:
         raise RuntimeError(f"cannot read {GRACE_HOPPER}")

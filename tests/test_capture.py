@@ -8,9 +8,11 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
+from posture.adapters.pose.landmarker import Mode, PoseResult, empty_result
 from posture.adapters.video.sources import Frame
-from posture.app.capture import timed
+from posture.app.capture import collect, timed
 from posture.core.calibration import CalibrationError
+from posture.core.profile import Camera
 
 
 class FakeCamera:
@@ -55,3 +57,65 @@ def test_samples_for_the_given_seconds_after_a_countdown() -> None:
 def test_a_camera_that_stops_during_calibration_is_an_error() -> None:
     with pytest.raises(CalibrationError, match="camera stopped sending pictures"):
         list(timed(FakeCamera(5), 2.0, 0, lambda _: None, clock=FakeClock(), sleep=lambda _: None))
+
+
+class FakeStills:
+    """Three 4x4 stills, as an image folder opens."""
+
+    kind = "images"
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.closed = False
+
+    def __iter__(self) -> Iterator[Frame]:
+        image = np.full((4, 6, 3), 100, np.uint8)
+        for i in range(3):
+            yield Frame(float(i), image, f"{self.name}/{i}.png", i)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class FakeEstimator:
+    def __init__(self) -> None:
+        self.closed = False
+
+    def detect(self, image: np.ndarray, timestamp: float) -> PoseResult:
+        return empty_result((image.shape[1], image.shape[0]))
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class FakePoseModel:
+    sha256 = "ab" * 32
+    num_poses = 1
+
+    def __init__(self) -> None:
+        self.made: list[tuple[str, int | None]] = []
+        self.estimators: list[FakeEstimator] = []
+
+    def estimator(self, mode: Mode, num_poses: int | None = None) -> FakeEstimator:
+        self.made.append((mode, num_poses))
+        self.estimators.append(FakeEstimator())
+        return self.estimators[-1]
+
+
+def test_collect_looks_for_two_people_and_closes_what_it_opened() -> None:
+    opened: list[FakeStills] = []
+
+    def open_source(spec: str, *, image_interval: float = 1.0) -> FakeStills:
+        opened.append(FakeStills(spec))
+        return opened[-1]
+
+    pose = FakePoseModel()
+    frames, camera = collect(
+        ["shots"], open_source=open_source, pose=pose, seconds=2.0, countdown=0, say=print
+    )
+    assert pose.made == [("image", 2)]  # stills, and room to see a second person
+    assert camera == Camera("shots", "images", 6, 4)
+    assert [f.mean for f in frames] == [100.0] * 3
+    assert all(f.poses.shape == (0, 33, 4) and f.aspect == 1.5 for f in frames)
+    assert [s.closed for s in opened] == [True]
+    assert [e.closed for e in pose.estimators] == [True]

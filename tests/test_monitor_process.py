@@ -22,7 +22,9 @@ import cv2
 import numpy as np
 import pytest
 
+from posture.adapters.video.sources import open_source
 from posture.app import demo
+from posture.cli.analysis import MediaPipeModel
 from posture.samples import GRACE_HOPPER
 from tests.conftest import foreign_lines, run_posture
 from tests.desktop import desktop_session, dunst_history
@@ -31,7 +33,7 @@ from tests.desktop import desktop_session, dunst_history
 @pytest.fixture(scope="module")
 def material(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("clip")
-    shoulder = demo.shoulder_line(GRACE_HOPPER)
+    shoulder = demo.shoulder_line(GRACE_HOPPER, open_source=open_source, pose=MediaPipeModel())
     clip = demo.build_clip(folder, GRACE_HOPPER, shoulder)
     stills = demo.upright_stills(folder, GRACE_HOPPER)
     return {

@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from posture.adapters.pose import native_log
+from posture.adapters.video.sources import open_source
 from posture.app import demo
+from posture.cli.analysis import MediaPipeModel
 from posture.samples import GRACE_HOPPER
 from tests.conftest import foreign_lines, run_posture
 
@@ -118,7 +120,7 @@ def test_an_unclaimed_error_reaches_the_user_while_the_process_still_runs() -> N
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("clip")
-    shoulder = demo.shoulder_line(GRACE_HOPPER)
+    shoulder = demo.shoulder_line(GRACE_HOPPER, open_source=open_source, pose=MediaPipeModel())
     stills = demo.upright_stills(folder, GRACE_HOPPER)
     return {
         "clip": demo.build_clip(folder, GRACE_HOPPER, shoulder),

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from posture.core import profile as profiles
+from posture.adapters.storage import profiles
 from posture.core.profile import Camera, FeatureStats, Profile, ProfileError
 
 
@@ -40,7 +40,7 @@ def test_round_trip_and_private_modes(tmp_path: Path) -> None:
     assert loaded.median("trunk_inclination") != loaded.median("trunk_inclination")  # NaN
     text = json.loads(path.read_text())
     assert text["camera"] == {"source": "0", "kind": "camera", "width": 640, "height": 480}
-    assert profiles.list_profiles(tmp_path) == ["default"]
+    assert [p.name for p in (tmp_path / "profiles").glob("*.json")] == ["default.json"]
 
 
 def test_recalibrating_keeps_the_previous_profile(tmp_path: Path) -> None:

@@ -598,12 +598,18 @@ def seconds(clock: str) -> int:
 
 
 def test_the_report_agrees_with_a_real_run(tmp_path: Path) -> None:
+    from posture.adapters.video.sources import open_source
     from posture.app import demo
+    from posture.cli.analysis import MediaPipeModel
     from posture.samples import GRACE_HOPPER
 
     folder = tmp_path / "clip"
     folder.mkdir()
-    clip = demo.build_clip(folder, GRACE_HOPPER, demo.shoulder_line(GRACE_HOPPER))
+    clip = demo.build_clip(
+        folder,
+        GRACE_HOPPER,
+        demo.shoulder_line(GRACE_HOPPER, open_source=open_source, pose=MediaPipeModel()),
+    )
     stills = demo.upright_stills(folder, GRACE_HOPPER)
     home = tmp_path / "home"
     calibrate = posture(home, "calibrate", *(a for p in stills for a in ("--source", str(p))))

@@ -15,7 +15,7 @@ import json
 import math
 import sys
 from collections.abc import Callable, Iterator, Sequence, Sized
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Protocol
 
@@ -24,14 +24,11 @@ import numpy as np
 from posture.core import features
 
 if TYPE_CHECKING:
-    from posture.adapters.pose.landmarker import MediaPipePose
-    from posture.adapters.video.sources import FrameSource
-    from posture.config import PoseConfig
+    from posture.app.pieces import FrameSource, PoseEstimator, PoseModel, SourceOpener
     from posture.core.episodes import Episode, Settings
     from posture.core.judgment import Judgment
     from posture.core.observe import Watch
     from posture.core.profile import Profile
-    from posture.ports import PoseEstimator
 
 #: Landmarks whose visibility every record reports: the ones the features lean on.
 KEY_LANDMARKS = {
@@ -310,10 +307,10 @@ def _warn(message: str) -> None:
 def run_analyze(
     specs: Sequence[str],
     *,
+    open_source: SourceOpener,
+    pose: PoseModel,
     fmt: str,
-    model: Path | str | None,
-    pose_config: PoseConfig,
-    num_poses: int | None,
+    min_visibility: float,
     max_frames: int | None,
     out: IO[str],
     profile: Profile | None = None,
@@ -321,14 +318,13 @@ def run_analyze(
     image_interval: float = 1.0,
     settings: Settings | None = None,
 ) -> None:
-    """Open every source first (so a typo fails before any work), then stream records."""
-    from posture.adapters.pose.landmarker import MediaPipePose, PoseOptions
-    from posture.adapters.pose.model import resolve_model
-    from posture.adapters.video.sources import open_source
+    """Open every source first (so a typo fails before any work), then stream records.
+    `pose` makes one IMAGE-mode estimator for all stills and a VIDEO-mode one per stream."""
     from posture.core.judgment import model_mismatch
 
-    info = resolve_model(model)
-    if profile is not None and (reason := model_mismatch(profile, info.sha256)):
+    # The model is checked first: a bad --model fails before any source opens.
+    model_sha256 = pose.sha256
+    if profile is not None and (reason := model_mismatch(profile, model_sha256)):
         _warn(reason)
     opened: list[FrameSource] = []
     # The writer is made at the first record, so a model that fails to load leaves
@@ -350,21 +346,15 @@ def run_analyze(
     try:
         for spec in specs:
             opened.append(open_source(spec, image_interval=image_interval))
-        base = PoseOptions(
-            num_poses=num_poses or pose_config.num_poses,
-            min_detection_confidence=pose_config.min_detection_confidence,
-            min_presence_confidence=pose_config.min_presence_confidence,
-            min_tracking_confidence=pose_config.min_tracking_confidence,
-        )
-        stills: MediaPipePose | None = None
+        stills: PoseEstimator | None = None
         try:
             for source in opened:
                 if source.kind == "images":
                     if stills is None:
-                        stills = MediaPipePose(info, replace(base, mode="image"))
-                    estimator: MediaPipePose = stills
+                        stills = pose.estimator("image")
+                    estimator: PoseEstimator = stills
                 else:
-                    estimator = MediaPipePose(info, replace(base, mode="video"))
+                    estimator = pose.estimator("video")
                 watch = None
                 if profile is not None:
                     from posture.core.observe import Watch
@@ -373,14 +363,14 @@ def run_analyze(
                         profile,
                         settings=settings,
                         sensitivity=sensitivity,
-                        min_visibility=pose_config.min_visibility,
+                        min_visibility=min_visibility,
                     )
                 last: FrameRecord | None = None
                 try:
                     records = analyze_frames(
                         source,
                         estimator,
-                        min_visibility=pose_config.min_visibility,
+                        min_visibility=min_visibility,
                         max_frames=max_frames,
                         watch=watch,
                     )

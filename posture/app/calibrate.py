@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 import click
 
-from posture.adapters.system import paths
 from posture.core import features
-from posture.core import profile as profiles
+from posture.core.profile import Sensitivity, check_name
 
 if TYPE_CHECKING:
-    from posture.config import PoseConfig
+    from posture.app.pieces import PoseModel, ProfileStore, SourceOpener
 
 
 #: The features `--show` and the summary print, with how to format them.
@@ -43,46 +41,40 @@ def run_calibrate(
     profile_name: str,
     seconds: float,
     sensitivity: str,
-    model: Path | str | None,
-    pose_config: PoseConfig,
+    open_source: SourceOpener,
+    pose: PoseModel,
+    store: ProfileStore,
+    min_visibility: float,
     countdown: int,
 ) -> None:
-    from posture.adapters.pose.landmarker import PoseOptions
-    from posture.adapters.pose.model import resolve_model
     from posture.app.capture import collect
     from posture.core.calibration import calibrate
 
-    profiles.check_name(profile_name)
-    info = resolve_model(model)
-    options = PoseOptions(
-        num_poses=pose_config.num_poses,
-        min_detection_confidence=pose_config.min_detection_confidence,
-        min_presence_confidence=pose_config.min_presence_confidence,
-        min_tracking_confidence=pose_config.min_tracking_confidence,
-    )
+    check_name(profile_name)
+    # The model is checked before any camera opens: a bad --model fails at once.
+    model_sha256 = pose.sha256
     frames, camera = collect(
-        sources, model=info, options=options, seconds=seconds, countdown=countdown, say=_say
+        sources, open_source=open_source, pose=pose, seconds=seconds, countdown=countdown, say=_say
     )
     profile = calibrate(
         frames,
         name=profile_name,
-        sensitivity=cast(profiles.Sensitivity, sensitivity),
+        sensitivity=cast(Sensitivity, sensitivity),
         camera=camera,
-        model_sha256=info.sha256,
+        model_sha256=model_sha256,
         created=datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
-        min_visibility=pose_config.min_visibility,
+        min_visibility=min_visibility,
     )
-    path = profiles.save(paths.folders().data, profile)
+    path = store.save(profile)
     click.echo(
         f"Calibrated profile '{profile.name}' from {profile.frames} frames "
         f"({profile.view} view, sensitivity {profile.sensitivity}): saved to {path}"
     )
 
 
-def show_profile(name: str) -> None:
-    data = paths.folders().data
-    profile = profiles.load(data, name)
-    path = profiles.profile_path(data, name)
+def show_profile(store: ProfileStore, name: str) -> None:
+    profile = store.load(name)
+    path = store.path(name)
     click.echo(f"profile      {profile.name}  ({path})")
     click.echo(f"calibrated   {profile.created}  from {profile.frames} frames")
     click.echo(f"view         {profile.view}")

@@ -6,19 +6,27 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import replace
+from contextlib import closing
+from typing import TYPE_CHECKING
 
-from posture.adapters.pose.landmarker import MediaPipePose, Mode, PoseOptions
-from posture.adapters.pose.model import ModelInfo
-from posture.adapters.video.sources import Frame, FrameSource, open_source
 from posture.core.calibration import CalibrationError, FrameStats, frame_brightness
 from posture.core.profile import Camera
+
+if TYPE_CHECKING:
+    from posture.app.pieces import (
+        FrameSource,
+        Mode,
+        Picture,
+        PoseEstimator,
+        PoseModel,
+        SourceOpener,
+    )
 
 #: Calibration looks for two people so that a second one in view can be refused.
 CALIBRATION_POSES = 2
 
 
-def _stats(pose: MediaPipePose, frame: Frame) -> FrameStats:
+def _stats(pose: PoseEstimator, frame: Picture) -> FrameStats:
     result = pose.detect(frame.image, frame.timestamp)
     mean, std = frame_brightness(frame.image)
     return FrameStats(mean, std, result.landmarks, result.aspect)
@@ -27,8 +35,8 @@ def _stats(pose: MediaPipePose, frame: Frame) -> FrameStats:
 def collect(
     specs: Sequence[str],
     *,
-    model: ModelInfo,
-    options: PoseOptions,
+    open_source: SourceOpener,
+    pose: PoseModel,
     seconds: float,
     countdown: int,
     say: Callable[[str], None],
@@ -37,11 +45,11 @@ def collect(
     The profile records the first source, and its picture size, as its camera."""
     frames: list[FrameStats] = []
     camera: Camera | None = None
-    options = replace(options, num_poses=max(options.num_poses, CALIBRATION_POSES))
+    num_poses = max(pose.num_poses, CALIBRATION_POSES)
     for spec in specs:
-        with open_source(spec) as source:
+        with closing(open_source(spec)) as source:
             mode: Mode = "image" if source.kind == "images" else "video"
-            with MediaPipePose(model, replace(options, mode=mode)) as pose:
+            with closing(pose.estimator(mode, num_poses)) as estimator:
                 if source.kind == "camera":
                     stream = timed(source, seconds, countdown, say)
                 else:
@@ -50,7 +58,7 @@ def collect(
                     if camera is None:
                         height, width = frame.image.shape[:2]
                         camera = Camera(spec, source.kind, width, height)
-                    frames.append(_stats(pose, frame))
+                    frames.append(_stats(estimator, frame))
     if camera is None:
         raise CalibrationError("calibration got no frames: check the source and try again")
     return frames, camera
@@ -64,7 +72,7 @@ def timed(
     *,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
-) -> Iterator[Frame]:
+) -> Iterator[Picture]:
     """The camera's frames for `seconds` after a countdown, with a progress bar."""
     import click
 

@@ -138,13 +138,13 @@ def build_monitor(config: Config, options: RunOptions, places: MonitorPlaces) ->
     from posture.adapters.pose.landmarker import MediaPipePose, PoseOptions
     from posture.adapters.pose.model import resolve_model
     from posture.adapters.private import ensure_private_dir
+    from posture.adapters.storage import profiles
     from posture.adapters.storage.history import HISTORY_FILE, History
     from posture.adapters.video.sources import open_source
     from posture.app.monitor.clocks import RealClock, ReplayClock
     from posture.app.monitor.feeds import CameraFeed, ReplayFeed
     from posture.app.monitor.loop import Monitor
     from posture.config import episode_settings, monitor_settings
-    from posture.core import profile as profiles
     from posture.ports import Clock, Feed
 
     profile = profiles.load(places.data, options.profile or config.monitor.profile)

@@ -16,7 +16,7 @@ import shlex
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
+    from posture.app.pieces import PoseModel, ProfileStore, SourceOpener
     from posture.ports import HistoryReader
 
 #: The clip: (seconds, slouch amount 0..1) segments, at FPS frames a second.
@@ -116,7 +117,10 @@ def upright_stills(folder: Path, portrait: Path, count: int = 3, seed: int = 11)
 
 @contextmanager
 def private_home() -> Iterator[Path]:
-    """A throwaway POSTURE_HOME for the demo: the user's own files are never touched."""
+    """A throwaway POSTURE_HOME for the demo: the user's own files are never touched.
+
+    The demo's own steps are handed the folders of this home; the variable is set for
+    what still finds its folders by itself (the monitor's service and the report)."""
     saved = os.environ.get("POSTURE_HOME")
     with tempfile.TemporaryDirectory(prefix="posture-demo-") as tmp:
         os.environ["POSTURE_HOME"] = tmp
@@ -129,18 +133,17 @@ def private_home() -> Iterator[Path]:
                 os.environ["POSTURE_HOME"] = saved
 
 
-def shoulder_line(portrait: Path) -> float:
-    """Where the bundled model puts the shoulders in the portrait, in pixels."""
-    from posture.adapters.pose.landmarker import MediaPipePose, PoseOptions
-    from posture.adapters.video.sources import open_source
+def shoulder_line(portrait: Path, *, open_source: SourceOpener, pose: PoseModel) -> float:
+    """Where the model (the bundled one, for the demo) puts the shoulders in the portrait,
+    in pixels."""
     from posture.core import features
 
     with (
-        open_source(str(portrait)) as source,
-        MediaPipePose(options=PoseOptions(mode="image")) as pose,
+        closing(open_source(str(portrait))) as source,
+        closing(pose.estimator("image")) as estimator,
     ):
         frame = next(iter(source))
-        result = pose.detect(frame.image, 0.0)
+        result = estimator.detect(frame.image, 0.0)
     if not result.found:
         raise RuntimeError("the model finds nobody in the demo portrait")
     row = features.compute_features(result.landmarks[0], aspect=result.aspect)[0]
@@ -177,13 +180,19 @@ def run_demo(
     *,
     speed: float,
     history: Callable[[], AbstractContextManager[HistoryReader]],
+    open_source: SourceOpener,
+    pose: PoseModel,
+    profiles_in: Callable[[Path], ProfileStore],
     output: Path | None = None,
     unicode: bool = True,
     verbose: bool = False,
 ) -> DemoResult:
     """The demo from start to end: the session summary line, the terminal report of the
     demo session (read back from the demo's own history: `history` opens a reader of the
-    current POSTURE_HOME's), and the HTML report's file."""
+    current POSTURE_HOME's), and the HTML report's file.
+
+    `pose` is the bundled model with the default settings (the demo's home has no
+    config); `profiles_in(home)` is the profile store of a POSTURE_HOME folder."""
     import click
 
     from posture.app.calibrate import run_calibrate
@@ -197,14 +206,14 @@ def run_demo(
     seconds = sum(s for s, _ in SCRIPT)
     pace = f"at {speed:g}x speed" if speed > 0 else "as fast as the machine can"
     tz_name, tz = local_zone()
-    with private_home(), tempfile.TemporaryDirectory(prefix="posture-clip-") as tmp:
+    with private_home() as home, tempfile.TemporaryDirectory(prefix="posture-clip-") as tmp:
         folder = Path(tmp)
         click.echo(
             f"posture demo: a {seconds:.0f} s clip of someone who slouches for "
             f"{SCRIPT[2][0]:.0f} s, watched {pace} in a throwaway folder",
             err=True,
         )
-        shoulder = shoulder_line(GRACE_HOPPER)
+        shoulder = shoulder_line(GRACE_HOPPER, open_source=open_source, pose=pose)
         clip = build_clip(folder, GRACE_HOPPER, shoulder)
         stills = upright_stills(folder, GRACE_HOPPER)
         run_calibrate(
@@ -212,8 +221,10 @@ def run_demo(
             profile_name="default",
             seconds=10.0,
             sensitivity="medium",
-            model=None,
-            pose_config=config.pose,
+            open_source=open_source,
+            pose=pose,
+            store=profiles_in(home),
+            min_visibility=config.pose.min_visibility,
             countdown=0,
         )
         summary = run_monitor(

@@ -1,14 +1,104 @@
-"""The commands that look at pictures: analyze, calibrate, cameras."""
+"""The commands that look at pictures: analyze, calibrate, cameras; and the real pieces
+their use cases are handed (sources, the MediaPipe pose model, the profile files).
+
+The adapters are imported inside the functions, never at the top: `posture --help` loads
+neither numpy, OpenCV nor mediapipe.
+"""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from posture.cli.group import SENSITIVITIES, load_config, model_option
+from posture.cli.group import SENSITIVITIES, model_option
 from posture.errors import PostureError
+
+if TYPE_CHECKING:
+    from posture.adapters.pose.landmarker import MediaPipePose, Mode, PoseOptions
+    from posture.adapters.pose.model import ModelInfo
+    from posture.adapters.storage.profiles import ProfileFiles
+    from posture.adapters.system.paths import Folders
+    from posture.config import Config, PoseConfig
+
+
+def pose_options(settings: PoseConfig, mode: Mode, num_poses: int | None = None) -> PoseOptions:
+    """The pose adapter's options from the `[pose]` settings (the one place this is
+    written): `num_poses`, when given, replaces the configured count."""
+    from posture.adapters.pose.landmarker import PoseOptions
+
+    return PoseOptions(
+        mode=mode,
+        num_poses=num_poses or settings.num_poses,
+        min_detection_confidence=settings.min_detection_confidence,
+        min_presence_confidence=settings.min_presence_confidence,
+        min_tracking_confidence=settings.min_tracking_confidence,
+    )
+
+
+class MediaPipeModel:
+    """The real `PoseModel`: MediaPipe's PoseLandmarker with the `[pose]` settings.
+
+    `model` (a `--model` given on the command line) wins over the configured file; neither
+    means the bundled model. No settings: the defaults. The file is checked once, when
+    first needed.
+    """
+
+    def __init__(
+        self,
+        settings: PoseConfig | None = None,
+        *,
+        model: Path | str | None = None,
+        num_poses: int | None = None,
+    ) -> None:
+        from posture.config import PoseConfig
+
+        settings = settings or PoseConfig()
+        self.settings = settings
+        self.model = model if model is not None else (settings.model or None)
+        self.num_poses = num_poses or settings.num_poses
+        self._info: ModelInfo | None = None
+
+    def _resolved(self) -> ModelInfo:
+        if self._info is None:
+            from posture.adapters.pose.model import resolve_model
+
+            self._info = resolve_model(self.model)
+        return self._info
+
+    @property
+    def sha256(self) -> str:
+        return self._resolved().sha256
+
+    def estimator(self, mode: Mode, num_poses: int | None = None) -> MediaPipePose:
+        from posture.adapters.pose.landmarker import MediaPipePose
+
+        options = pose_options(self.settings, mode, num_poses or self.num_poses)
+        return MediaPipePose(self._resolved(), options)
+
+
+def profile_files(folders: Folders) -> ProfileFiles:
+    from posture.adapters.storage.profiles import ProfileFiles
+
+    return ProfileFiles(folders.data)
+
+
+def profiles_in(home: Path) -> ProfileFiles:
+    """The profile files of a POSTURE_HOME-style folder (the demo's throwaway home)."""
+    from posture.adapters.system import paths
+
+    return profile_files(paths.folders({"POSTURE_HOME": str(home)}))
+
+
+def _folders_and_config() -> tuple[Folders, Config]:
+    """The user's folders, resolved once per command, and the config file in them."""
+    from posture import config
+    from posture.adapters.system import paths
+
+    folders = paths.folders()
+    return folders, config.load(folders.config_file)
 
 
 @click.command()
@@ -73,22 +163,20 @@ def analyze(
       posture analyze clip.mp4 --format csv --model pose_landmarker_heavy.task
       posture analyze clip.mp4 --profile default     verdicts and slouch episodes
     """
+    from posture.adapters.video.sources import open_source
     from posture.app.analyze import run_analyze
     from posture.config import episode_settings
 
-    cfg = load_config()
+    folders, cfg = _folders_and_config()
     profile = None
     if profile_name is not None:
-        from posture.adapters.system import paths
-        from posture.core import profile as profiles
-
-        profile = profiles.load(paths.folders().data, profile_name)
+        profile = profile_files(folders).load(profile_name)
     run_analyze(
         sources,
+        open_source=open_source,
+        pose=MediaPipeModel(cfg.pose, model=model, num_poses=num_poses),
         fmt=fmt,
-        model=model if model is not None else (cfg.pose.model or None),
-        pose_config=cfg.pose,
-        num_poses=num_poses,
+        min_visibility=cfg.pose.min_visibility,
         max_frames=max_frames,
         out=sys.stdout,
         profile=profile,
@@ -156,16 +244,22 @@ def calibrate(
     from posture.app.calibrate import run_calibrate, show_profile
 
     if show:
-        show_profile(profile_name)
+        from posture.adapters.system import paths
+
+        show_profile(profile_files(paths.folders()), profile_name)
         return
-    cfg = load_config()
+    from posture.adapters.video.sources import open_source
+
+    folders, cfg = _folders_and_config()
     run_calibrate(
         list(sources) or ["0"],
         profile_name=profile_name,
         seconds=seconds,
         sensitivity=sensitivity,
-        model=model if model is not None else (cfg.pose.model or None),
-        pose_config=cfg.pose,
+        open_source=open_source,
+        pose=MediaPipeModel(cfg.pose, model=model),
+        store=profile_files(folders),
+        min_visibility=cfg.pose.min_visibility,
         countdown=countdown,
     )
 

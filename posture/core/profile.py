@@ -1,21 +1,16 @@
-"""A calibrated profile: the user's own upright posture, as numbers, in a readable file.
+"""A calibrated profile: the user's own upright posture, as numbers, and its JSON text.
 
-One JSON file per named profile in `<data>/profiles/NAME.json`, mode 0600, written
-atomically. A recalibration keeps the previous file in `profiles/history/` rather than
-overwriting it, and nothing here ever rewrites a file it could not read.
+Pure: the data, its name rule, and the text both ways (`Profile.to_json`, `parse`). The
+files (where they live, 0600, atomic writes, the copies kept on recalibration, damaged
+files reported) are `posture.adapters.storage.profiles`.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any, Literal
 
 from posture.errors import PostureError
@@ -75,19 +70,12 @@ class Profile:
 
 
 def check_name(name: str) -> str:
+    """`name` if it can name a profile (and its file): 1-40 safe characters."""
     if not _NAME.fullmatch(name):
         raise ProfileError(
             f"profile name {name!r} is not usable: use 1-40 letters, digits, '-', '_' or '.'"
         )
     return name
-
-
-def profile_path(data_dir: Path, name: str) -> Path:
-    return data_dir / "profiles" / f"{check_name(name)}.json"
-
-
-def _calibrate_hint(name: str) -> str:
-    return "posture calibrate" if name == "default" else f"posture calibrate --profile {name}"
 
 
 def _finite_or_none(value: Any, what: str) -> float | None:
@@ -131,58 +119,3 @@ def parse(text: str, name: str) -> Profile:
         features=feats,
         notes=[str(n) for n in raw.get("notes", [])],
     )
-
-
-def load(data_dir: Path, name: str = "default") -> Profile:
-    path = profile_path(data_dir, name)
-    if not path.exists():
-        raise ProfileError(
-            f"no calibration found for profile '{name}': run `{_calibrate_hint(name)}`"
-        )
-    try:
-        return parse(path.read_text(encoding="utf-8"), name)
-    except OSError as exc:
-        raise ProfileError(f"cannot read profile {path}: {exc.strerror}") from exc
-    except (ValueError, KeyError, TypeError) as exc:
-        reason = f"missing {exc}" if isinstance(exc, KeyError) else str(exc).splitlines()[0]
-        raise ProfileError(
-            f"profile {path} is damaged ({reason}); it was left as it is: run "
-            f"`{_calibrate_hint(name)}` to make a new one"
-        ) from exc
-
-
-def save(data_dir: Path, profile: Profile, *, now: datetime | None = None) -> Path:
-    """Write `profile` atomically, mode 0600. An existing profile of that name is kept as
-    a copy in profiles/history/ before the new one replaces it."""
-    from posture.adapters.private import ensure_private_dir
-
-    path = profile_path(data_dir, profile.name)
-    folder = ensure_private_dir(path.parent)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{profile.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(profile.to_json())
-            fh.flush()
-            os.fsync(fh.fileno())
-        Path(tmp).chmod(0o600)
-        if path.exists():
-            stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
-            history = ensure_private_dir(folder / "history")
-            keep = history / f"{profile.name}-{stamp}.json"
-            counter = 1
-            while keep.exists():
-                keep = history / f"{profile.name}-{stamp}-{counter}.json"
-                counter += 1
-            shutil.copy2(path, keep)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def list_profiles(data_dir: Path) -> list[str]:
-    folder = data_dir / "profiles"
-    if not folder.is_dir():
-        return []
-    return sorted(p.stem for p in folder.glob("*.json") if _NAME.fullmatch(p.stem))

@@ -1,0 +1,89 @@
+"""Calibrated profiles on disk: one readable JSON file per name, private, never lost.
+
+`<data>/profiles/NAME.json`, mode 0600, written atomically (a crash mid-write leaves the
+old file, not half a new one). A recalibration keeps the previous file in
+`profiles/history/` rather than overwriting it: every verdict was measured against it.
+Nothing here ever rewrites a file it could not read; a damaged one is reported with its
+path and left for the user to look at.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+from posture.adapters.private import ensure_private_dir
+from posture.core.profile import Profile, ProfileError, check_name, parse
+
+
+def profile_path(data_dir: Path, name: str) -> Path:
+    return data_dir / "profiles" / f"{check_name(name)}.json"
+
+
+def _calibrate_hint(name: str) -> str:
+    return "posture calibrate" if name == "default" else f"posture calibrate --profile {name}"
+
+
+def load(data_dir: Path, name: str = "default") -> Profile:
+    path = profile_path(data_dir, name)
+    if not path.exists():
+        raise ProfileError(
+            f"no calibration found for profile '{name}': run `{_calibrate_hint(name)}`"
+        )
+    try:
+        return parse(path.read_text(encoding="utf-8"), name)
+    except OSError as exc:
+        raise ProfileError(f"cannot read profile {path}: {exc.strerror}") from exc
+    except (ValueError, KeyError, TypeError) as exc:
+        reason = f"missing {exc}" if isinstance(exc, KeyError) else str(exc).splitlines()[0]
+        raise ProfileError(
+            f"profile {path} is damaged ({reason}); it was left as it is: run "
+            f"`{_calibrate_hint(name)}` to make a new one"
+        ) from exc
+
+
+def save(data_dir: Path, profile: Profile, *, now: datetime | None = None) -> Path:
+    """Write `profile` atomically, mode 0600. An existing profile of that name is kept as
+    a copy in profiles/history/ before the new one replaces it."""
+    path = profile_path(data_dir, profile.name)
+    folder = ensure_private_dir(path.parent)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{profile.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(profile.to_json())
+            fh.flush()
+            os.fsync(fh.fileno())
+        Path(tmp).chmod(0o600)
+        if path.exists():
+            stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
+            history = ensure_private_dir(folder / "history")
+            keep = history / f"{profile.name}-{stamp}.json"
+            counter = 1
+            while keep.exists():
+                keep = history / f"{profile.name}-{stamp}-{counter}.json"
+                counter += 1
+            shutil.copy2(path, keep)
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+class ProfileFiles:
+    """The profiles of one data folder, as the use cases see them (`ProfileStore`)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+
+    def load(self, name: str) -> Profile:
+        return load(self.data_dir, name)
+
+    def save(self, profile: Profile) -> Path:
+        return save(self.data_dir, profile)
+
+    def path(self, name: str) -> Path:
+        return profile_path(self.data_dir, name)
