@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from posture.errors import PostureError
 
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
 
     from posture.core.frames import Frame, PoseResult
     from posture.core.nudges import DayTally
+    from posture.core.profile import Profile
     from posture.core.stats import Rows, SessionRow
 
 
@@ -40,15 +42,28 @@ class EndOfInput(Exception):
     """A recording has been played to its end."""
 
 
-class FrameStream(Protocol):
-    """What a video adapter opens: frames until closed (`posture.adapters.video.sources`'s
-    `FrameSource`). Threading rule: created, read and closed by one thread."""
+class FrameSource(Protocol):
+    """Frames of a camera, a video or images, single pass, until closed (the video
+    adapter's sources). Threading rule: one thread creates, reads and closes a source;
+    `close` may be called any number of times."""
 
-    name: str
+    @property
+    def name(self) -> str: ...  # what the user named, for messages
+
+    @property
+    def kind(self) -> str: ...  # "camera" | "video" | "images"
 
     def __iter__(self) -> Iterator[Frame]: ...
 
     def close(self) -> None: ...
+
+
+class SourceOpener(Protocol):
+    """Opens what the user named (a camera index, a video, an image, a folder, a glob);
+    a name that is none of these is an `InputError`. Threading rule: any thread; the
+    source belongs to the caller's thread."""
+
+    def __call__(self, spec: str, *, image_interval: float = 1.0) -> FrameSource: ...
 
 
 class Feed(Protocol):
@@ -74,6 +89,27 @@ class PoseEstimator(Protocol):
     def detect(self, image: np.ndarray, timestamp: float) -> PoseResult: ...
 
     def close(self) -> None: ...
+
+
+#: "image" for unrelated stills, "video" for a stream (the model tracks between frames).
+Mode = Literal["image", "video"]
+
+
+class PoseModel(Protocol):
+    """One pose model file with the configured detection settings: makes estimators.
+
+    Threading rule: call from one thread at a time; each estimator it makes belongs to
+    the thread that uses it. The model file is checked once, at the first `sha256` or
+    `estimator` call (a damaged or wrong file is a `ModelError` there).
+    """
+
+    @property
+    def sha256(self) -> str: ...
+
+    @property
+    def num_poses(self) -> int: ...  # how many people the settings look for
+
+    def estimator(self, mode: Mode, num_poses: int | None = None) -> PoseEstimator: ...
 
 
 class Notifier(Protocol):
@@ -250,3 +286,19 @@ class HistoryReader(Protocol):
         """Everything a report over `ranges` (sorted, not overlapping) needs: the samples
         taken in them, and the episodes, nudges and periods that touch their span."""
         ...
+
+
+# --- calibration: the profiles ------------------------------------------------------------
+# Implemented by posture.adapters.storage.profiles.ProfileFiles.
+
+
+class ProfileStore(Protocol):
+    """The calibrated profiles, by name. Threading rule: one thread at a time. `load`
+    raises `ProfileError` for a missing or damaged profile; `save` keeps the previous one
+    of that name and returns where it wrote."""
+
+    def load(self, name: str) -> Profile: ...
+
+    def save(self, profile: Profile) -> Path: ...
+
+    def path(self, name: str) -> Path: ...

@@ -24,11 +24,11 @@ import numpy as np
 from posture.core import features
 
 if TYPE_CHECKING:
-    from posture.app.pieces import FrameSource, PoseEstimator, PoseModel, SourceOpener
     from posture.core.episodes import Episode, Settings
     from posture.core.judgment import Judgment
     from posture.core.observe import Watch
     from posture.core.profile import Profile
+    from posture.ports import FrameSource, PoseEstimator, PoseModel, SourceOpener
 
 #: Landmarks whose visibility every record reports: the ones the features lean on.
 KEY_LANDMARKS = {

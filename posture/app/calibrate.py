@@ -12,7 +12,7 @@ from posture.core import features
 from posture.core.profile import Sensitivity, check_name
 
 if TYPE_CHECKING:
-    from posture.app.pieces import PoseModel, ProfileStore, SourceOpener
+    from posture.ports import PoseModel, ProfileStore, SourceOpener
 
 
 #: The features `--show` and the summary print, with how to format them.

@@ -13,10 +13,10 @@ from posture.core.calibration import CalibrationError, FrameStats, frame_brightn
 from posture.core.profile import Camera
 
 if TYPE_CHECKING:
-    from posture.app.pieces import (
+    from posture.core.frames import Frame
+    from posture.ports import (
         FrameSource,
         Mode,
-        Picture,
         PoseEstimator,
         PoseModel,
         SourceOpener,
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 CALIBRATION_POSES = 2
 
 
-def _stats(pose: PoseEstimator, frame: Picture) -> FrameStats:
+def _stats(pose: PoseEstimator, frame: Frame) -> FrameStats:
     result = pose.detect(frame.image, frame.timestamp)
     mean, std = frame_brightness(frame.image)
     return FrameStats(mean, std, result.landmarks, result.aspect)
@@ -72,7 +72,7 @@ def timed(
     *,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
-) -> Iterator[Picture]:
+) -> Iterator[Frame]:
     """The camera's frames for `seconds` after a countdown, with a progress bar."""
     import click
 

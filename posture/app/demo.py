@@ -24,8 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from posture.app.pieces import PoseModel, ProfileStore, SourceOpener
-    from posture.ports import HistoryReader
+    from posture.ports import HistoryReader, PoseModel, ProfileStore, SourceOpener
 
 #: The clip: (seconds, slouch amount 0..1) segments, at FPS frames a second.
 SCRIPT: tuple[tuple[float, float], ...] = (

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from posture import ports
 from posture.core.frames import Frame
 from posture.errors import InputError
 
@@ -79,8 +80,9 @@ _S = TypeVar("_S", bound="_SourceBase")
 _P = TypeVar("_P", bound="FrameSource")
 
 
-class FrameSource(Protocol):
-    """An iterator of `Frame`s that holds an OpenCV handle until closed.
+class FrameSource(ports.FrameSource, Protocol):
+    """`posture.ports.FrameSource` (name, kind, single-pass frames, close) holding an
+    OpenCV handle until closed, and a context manager.
 
     Threading rule: one thread reads a source. Create, iterate and close a source on the
     same thread; OpenCV capture handles are not safe to read from two threads or to
@@ -89,18 +91,8 @@ class FrameSource(Protocol):
 
     A source is single pass: it is its own iterator, so looping over it again continues
     with the next frame, and once exhausted it stays exhausted (open a new one to start
-    over). It closes itself when exhausted; the concrete classes are also context
-    managers, and `close()` may be called any number of times.
+    over). It closes itself when exhausted; `close()` may be called any number of times.
     """
-
-    name: str
-    """What the user passed (a path, pattern or camera index), for messages."""
-    kind: str
-    """``"camera"``, ``"video"`` or ``"images"``."""
-
-    def __iter__(self) -> Iterator[Frame]: ...
-
-    def close(self) -> None: ...
 
     def __enter__(self: _P) -> _P: ...
 

@@ -12,7 +12,7 @@ from posture.ports import CameraFault, EndOfInput
 
 if TYPE_CHECKING:
     from posture.core.frames import Frame
-    from posture.ports import FrameStream
+    from posture.ports import FrameSource
 
 
 class CameraFeed:
@@ -23,11 +23,11 @@ class CameraFeed:
 
     kind = "camera"
 
-    def __init__(self, index: int, open_camera: Callable[[], FrameStream]) -> None:
+    def __init__(self, index: int, open_camera: Callable[[], FrameSource]) -> None:
         self.index = index
         self.name = str(index)
         self._open = open_camera
-        self._source: FrameStream | None = None
+        self._source: FrameSource | None = None
         self._frames: Iterator[Frame] | None = None
 
     def read(self, t: float) -> Frame:
@@ -58,7 +58,7 @@ class ReplayFeed:
 
     kind = "replay"
 
-    def __init__(self, source: FrameStream) -> None:
+    def __init__(self, source: FrameSource) -> None:
         self.source = source
         self.name = source.name
         self._frames = iter(source)
