@@ -4,6 +4,10 @@
 UV_VERSION=0.13.8
 export UV_PYTHON_DOWNLOADS=never  # use the machine's python3; never fetch an interpreter
 export UV_PROJECT_ENVIRONMENT=.venv
+# Compile .pyc files at install, as pip does: uv does not by default, and where
+# PYTHONDONTWRITEBYTECODE is set every start would compile mediapipe and matplotlib anew
+# (measured: `import mediapipe` 3.6 s without, 1.3 s with).
+export UV_COMPILE_BYTECODE=1
 UV=.tools/bin/uv
 
 if [ ! -x "$UV" ] || [ "$("$UV" --version 2>/dev/null | cut -d' ' -f2)" != "$UV_VERSION" ]; then
