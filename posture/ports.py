@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -302,3 +303,23 @@ class ProfileStore(Protocol):
     def save(self, profile: Profile) -> Path: ...
 
     def path(self, name: str) -> Path: ...
+
+
+# --- every use case: the person at the terminal -----------------------------------------
+# Implemented by posture.cli.group.ClickTerminal.
+
+
+class ProgressBar(Protocol):
+    def update(self, steps: int) -> None: ...
+
+
+class Terminal(Protocol):
+    """Where a use case talks to the person who ran the command: `show` is the command's
+    output (stdout), `say` a message about the work (stderr), `progress` a bar on stderr
+    that a terminal shows and a pipe does not. Threading rule: the use case's thread."""
+
+    def show(self, text: str) -> None: ...
+
+    def say(self, text: str) -> None: ...
+
+    def progress(self, length: int, label: str) -> AbstractContextManager[ProgressBar]: ...

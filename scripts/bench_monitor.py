@@ -468,8 +468,8 @@ def main() -> None:
 
     from posture.adapters.pose import native_log
     from posture.adapters.pose.model import resolve_model
+    from posture.app.compose import MediaPipeModel
     from posture.app.demo import shoulder_line
-    from posture.cli.analysis import MediaPipeModel
     from posture.samples import GRACE_HOPPER
 
     native_log.request_quiet()  # MediaPipe's own log lines would bury the figures

@@ -94,7 +94,8 @@ def bench_analyze(frame: np.ndarray, frames: int) -> tuple[float, float]:
     from posture.adapters.pose.model import resolve_model
     from posture.adapters.video.sources import open_source
     from posture.app.analyze import run_analyze
-    from posture.cli.analysis import MediaPipeModel
+    from posture.app.compose import MediaPipeModel
+    from posture.cli.group import ClickTerminal
     from posture.config import PoseConfig
 
     rng = np.random.default_rng(3)
@@ -124,6 +125,7 @@ def bench_analyze(frame: np.ndarray, frames: int) -> tuple[float, float]:
                 min_visibility=PoseConfig().min_visibility,
                 max_frames=None,
                 out=io.StringIO(),
+                terminal=ClickTerminal(),
             )
             return len(files) / (time.perf_counter() - start)
 

@@ -222,7 +222,7 @@ def build_clip(folder: Path) -> Path:
 
     from posture.adapters.video.sources import open_source
     from posture.app import demo
-    from posture.cli.analysis import MediaPipeModel
+    from posture.app.compose import MediaPipeModel
     from posture.samples import GRACE_HOPPER
 
     shoulder = demo.shoulder_line(GRACE_HOPPER, open_source=open_source, pose=MediaPipeModel())

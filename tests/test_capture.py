@@ -4,6 +4,7 @@ webcam on a CI machine; the file side runs for real in test_calibrate.py)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -31,6 +32,28 @@ class FakeCamera:
         pass
 
 
+class FakeTerminal:
+    """Keeps what the use case said and how far its progress bar went."""
+
+    def __init__(self) -> None:
+        self.said: list[str] = []
+        self.shown: list[str] = []
+        self.steps = 0
+
+    def show(self, text: str) -> None:
+        self.shown.append(text)
+
+    def say(self, text: str) -> None:
+        self.said.append(text)
+
+    @contextmanager
+    def progress(self, length: int, label: str) -> Iterator[FakeTerminal]:
+        yield self
+
+    def update(self, steps: int) -> None:
+        self.steps += steps
+
+
 class FakeClock:
     """Advances 0.1 s each time it is read, like a camera giving ten frames a second."""
 
@@ -43,11 +66,10 @@ class FakeClock:
 
 
 def test_samples_for_the_given_seconds_after_a_countdown() -> None:
-    said: list[str] = []
+    terminal = FakeTerminal()
+    said = terminal.said
     slept: list[float] = []
-    frames = list(
-        timed(FakeCamera(1000), 2.0, 3, said.append, clock=FakeClock(), sleep=slept.append)
-    )
+    frames = list(timed(FakeCamera(1000), 2.0, 3, terminal, clock=FakeClock(), sleep=slept.append))
     assert 19 <= len(frames) <= 21  # 2 s at ten frames a second
     assert said[0].startswith("Sit upright")
     assert said[1:] == ["  3…", "  2…", "  1…"]
@@ -56,7 +78,7 @@ def test_samples_for_the_given_seconds_after_a_countdown() -> None:
 
 def test_a_camera_that_stops_during_calibration_is_an_error() -> None:
     with pytest.raises(CalibrationError, match="camera stopped sending pictures"):
-        list(timed(FakeCamera(5), 2.0, 0, lambda _: None, clock=FakeClock(), sleep=lambda _: None))
+        list(timed(FakeCamera(5), 2.0, 0, FakeTerminal(), clock=FakeClock(), sleep=lambda _: None))
 
 
 class FakeStills:
@@ -111,7 +133,12 @@ def test_collect_looks_for_two_people_and_closes_what_it_opened() -> None:
 
     pose = FakePoseModel()
     frames, camera = collect(
-        ["shots"], open_source=open_source, pose=pose, seconds=2.0, countdown=0, say=print
+        ["shots"],
+        open_source=open_source,
+        pose=pose,
+        seconds=2.0,
+        countdown=0,
+        terminal=FakeTerminal(),
     )
     assert pose.made == [("image", 2)]  # stills, and room to see a second person
     assert camera == Camera("shots", "images", 6, 4)

@@ -13,7 +13,7 @@ import pytest
 from posture.adapters.pose import native_log
 from posture.adapters.video.sources import open_source
 from posture.app import demo
-from posture.cli.analysis import MediaPipeModel
+from posture.app.compose import MediaPipeModel
 from posture.samples import GRACE_HOPPER
 from tests.conftest import foreign_lines, run_posture
 

@@ -600,7 +600,7 @@ def seconds(clock: str) -> int:
 def test_the_report_agrees_with_a_real_run(tmp_path: Path) -> None:
     from posture.adapters.video.sources import open_source
     from posture.app import demo
-    from posture.cli.analysis import MediaPipeModel
+    from posture.app.compose import MediaPipeModel
     from posture.samples import GRACE_HOPPER
 
     folder = tmp_path / "clip"

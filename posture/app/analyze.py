@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from posture.core.judgment import Judgment
     from posture.core.observe import Watch
     from posture.core.profile import Profile
-    from posture.ports import FrameSource, PoseEstimator, PoseModel, SourceOpener
+    from posture.ports import FrameSource, PoseEstimator, PoseModel, SourceOpener, Terminal
 
 #: Landmarks whose visibility every record reports: the ones the features lean on.
 KEY_LANDMARKS = {
@@ -300,10 +300,6 @@ WRITERS: dict[str, Callable[..., Writer]] = {
 }
 
 
-def _warn(message: str) -> None:
-    print(f"posture: warning: {message}", file=sys.stderr)
-
-
 def run_analyze(
     specs: Sequence[str],
     *,
@@ -313,6 +309,7 @@ def run_analyze(
     min_visibility: float,
     max_frames: int | None,
     out: IO[str],
+    terminal: Terminal,
     profile: Profile | None = None,
     sensitivity: str | None = None,
     image_interval: float = 1.0,
@@ -325,7 +322,7 @@ def run_analyze(
     # The model is checked first: a bad --model fails before any source opens.
     model_sha256 = pose.sha256
     if profile is not None and (reason := model_mismatch(profile, model_sha256)):
-        _warn(reason)
+        terminal.say(f"posture: warning: {reason}")
     opened: list[FrameSource] = []
     # The writer is made at the first record, so a model that fails to load leaves
     # stdout empty rather than holding a header with nothing under it.
@@ -374,13 +371,13 @@ def run_analyze(
                         max_frames=max_frames,
                         watch=watch,
                     )
-                    for record in _with_progress(records, source):
+                    for record in _with_progress(records, source, terminal):
                         if watch is not None and last is None:
                             reason = watch.setup_warning(
                                 source.kind, source.name, *record.image_size
                             )
                             if reason:
-                                _warn(reason)
+                                terminal.say(f"posture: warning: {reason}")
                         emit(record)
                         last = record
                 finally:
@@ -401,15 +398,15 @@ def run_analyze(
             source.close()
 
 
-def _with_progress(records: Iterator[FrameRecord], source: FrameSource) -> Iterator[FrameRecord]:
+def _with_progress(
+    records: Iterator[FrameRecord], source: FrameSource, terminal: Terminal
+) -> Iterator[FrameRecord]:
     """A progress bar on stderr, only for a person watching and an input worth one."""
     total = len(source) if isinstance(source, Sized) else 0
     if total < 20 or not sys.stderr.isatty():
         yield from records
         return
-    import click
-
-    with click.progressbar(length=total, label=f"analyzing {source.name}", file=sys.stderr) as bar:
+    with terminal.progress(total, f"analyzing {source.name}") as bar:
         for record in records:
             bar.update(1)
             yield record

@@ -6,13 +6,11 @@ import math
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, cast
 
-import click
-
 from posture.core import features
 from posture.core.profile import Sensitivity, check_name
 
 if TYPE_CHECKING:
-    from posture.ports import PoseModel, ProfileStore, SourceOpener
+    from posture.ports import PoseModel, ProfileStore, SourceOpener, Terminal
 
 
 #: The features `--show` and the summary print, with how to format them.
@@ -31,10 +29,6 @@ _SHOWN = (
 )
 
 
-def _say(text: str) -> None:
-    click.echo(text, err=True)
-
-
 def run_calibrate(
     sources: list[str],
     *,
@@ -46,6 +40,7 @@ def run_calibrate(
     store: ProfileStore,
     min_visibility: float,
     countdown: int,
+    terminal: Terminal,
 ) -> None:
     from posture.app.capture import collect
     from posture.core.calibration import calibrate
@@ -54,7 +49,12 @@ def run_calibrate(
     # The model is checked before any camera opens: a bad --model fails at once.
     model_sha256 = pose.sha256
     frames, camera = collect(
-        sources, open_source=open_source, pose=pose, seconds=seconds, countdown=countdown, say=_say
+        sources,
+        open_source=open_source,
+        pose=pose,
+        seconds=seconds,
+        countdown=countdown,
+        terminal=terminal,
     )
     profile = calibrate(
         frames,
@@ -66,28 +66,28 @@ def run_calibrate(
         min_visibility=min_visibility,
     )
     path = store.save(profile)
-    click.echo(
+    terminal.show(
         f"Calibrated profile '{profile.name}' from {profile.frames} frames "
         f"({profile.view} view, sensitivity {profile.sensitivity}): saved to {path}"
     )
 
 
-def show_profile(store: ProfileStore, name: str) -> None:
+def show_profile(store: ProfileStore, name: str, terminal: Terminal) -> None:
     profile = store.load(name)
     path = store.path(name)
-    click.echo(f"profile      {profile.name}  ({path})")
-    click.echo(f"calibrated   {profile.created}  from {profile.frames} frames")
-    click.echo(f"view         {profile.view}")
-    click.echo(f"sensitivity  {profile.sensitivity}")
+    terminal.show(f"profile      {profile.name}  ({path})")
+    terminal.show(f"calibrated   {profile.created}  from {profile.frames} frames")
+    terminal.show(f"view         {profile.view}")
+    terminal.show(f"sensitivity  {profile.sensitivity}")
     cam = profile.camera
     what = f"camera {cam.source}" if cam.kind == "camera" else f"{cam.kind} {cam.source}"
-    click.echo(f"source       {what}, {cam.width}x{cam.height}")
-    click.echo(f"model        {profile.model_sha256[:12]}")
-    click.echo("upright posture (median ± robust spread):")
+    terminal.show(f"source       {what}, {cam.width}x{cam.height}")
+    terminal.show(f"model        {profile.model_sha256[:12]}")
+    terminal.show("upright posture (median ± robust spread):")
     for name_, fmt in _SHOWN:
         assert name_ in features.NAMES
         median, spread = profile.median(name_), profile.spread(name_)
         if math.isnan(median):
-            click.echo(f"  {name_:<17} not seen")
+            terminal.show(f"  {name_:<17} not seen")
         else:
-            click.echo(f"  {name_:<17} {fmt.format(median)} ± {fmt.format(spread)}")
+            terminal.show(f"  {name_:<17} {fmt.format(median)} ± {fmt.format(spread)}")

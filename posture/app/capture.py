@@ -3,7 +3,6 @@ frame of the files given. Only brightness and landmarks are kept; frames are dro
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
@@ -20,6 +19,7 @@ if TYPE_CHECKING:
         PoseEstimator,
         PoseModel,
         SourceOpener,
+        Terminal,
     )
 
 #: Calibration looks for two people so that a second one in view can be refused.
@@ -39,7 +39,7 @@ def collect(
     pose: PoseModel,
     seconds: float,
     countdown: int,
-    say: Callable[[str], None],
+    terminal: Terminal,
 ) -> tuple[list[FrameStats], Camera]:
     """Frames of every source; a camera is sampled for `seconds` after a countdown.
     The profile records the first source, and its picture size, as its camera."""
@@ -51,7 +51,7 @@ def collect(
             mode: Mode = "image" if source.kind == "images" else "video"
             with closing(pose.estimator(mode, num_poses)) as estimator:
                 if source.kind == "camera":
-                    stream = timed(source, seconds, countdown, say)
+                    stream = timed(source, seconds, countdown, terminal)
                 else:
                     stream = iter(source)
                 for frame in stream:
@@ -68,21 +68,20 @@ def timed(
     source: FrameSource,
     seconds: float,
     countdown: int,
-    say: Callable[[str], None],
+    terminal: Terminal,
     *,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Iterator[Frame]:
     """The camera's frames for `seconds` after a countdown, with a progress bar."""
-    import click
-
+    say = terminal.say
     say("Sit upright as you mean to sit, look at the screen, and keep still.")
     for n in range(countdown, 0, -1):
         say(f"  {n}…")
         sleep(1)
     ticks = max(1, round(seconds * 10))
     start = clock()
-    with click.progressbar(length=ticks, label="calibrating", file=sys.stderr) as bar:
+    with terminal.progress(ticks, "calibrating") as bar:
         shown = 0
         for frame in source:
             yield frame

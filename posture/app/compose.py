@@ -15,11 +15,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from posture.adapters.pose.landmarker import MediaPipePose, Mode, PoseOptions
+    from posture.adapters.pose.model import ModelInfo
     from posture.adapters.storage.history import History
+    from posture.adapters.storage.profiles import ProfileFiles
     from posture.adapters.system.lock import MonitorLock
     from posture.adapters.system.paths import Folders
     from posture.app.monitor.loop import Monitor
-    from posture.config import Config
+    from posture.config import Config, PoseConfig
     from posture.ports import ControlTransport
 
 
@@ -135,7 +138,7 @@ def build_monitor(config: Config, options: RunOptions, places: MonitorPlaces) ->
     clock), with the pose model, the notifier and the history (pruned to
     `retention_days`), and the transport it will answer on (not serving yet)."""
     from posture.adapters.notify.backends import make_notifier
-    from posture.adapters.pose.landmarker import MediaPipePose, PoseOptions
+    from posture.adapters.pose.landmarker import MediaPipePose
     from posture.adapters.pose.model import resolve_model
     from posture.adapters.private import ensure_private_dir
     from posture.adapters.storage import profiles
@@ -149,17 +152,11 @@ def build_monitor(config: Config, options: RunOptions, places: MonitorPlaces) ->
 
     profile = profiles.load(places.data, options.profile or config.monitor.profile)
     info = resolve_model(config.pose.model or None)
-    pose_options = PoseOptions(
-        mode="video",
-        # Two poses at least: with one, the detector may pick a passer-by and lose the
-        # user (tests/test_monitor_process.py::test_faults_in_the_picture). It costs 29
-        # instead of 17.5 ms per model run, but the model runs on few looks: most
-        # frames are unchanged (scripts/bench_monitor.py).
-        num_poses=max(config.pose.num_poses, 2),
-        min_detection_confidence=config.pose.min_detection_confidence,
-        min_presence_confidence=config.pose.min_presence_confidence,
-        min_tracking_confidence=config.pose.min_tracking_confidence,
-    )
+    # Two poses at least: with one, the detector may pick a passer-by and lose the user
+    # (tests/test_monitor_process.py::test_faults_in_the_picture). It costs 29 instead of
+    # 17.5 ms per model run, but the model runs on few looks: most frames are unchanged
+    # (scripts/bench_monitor.py).
+    video = pose_options(config.pose, "video", max(config.pose.num_poses, 2))
     feed: Feed
     clock: Clock
     if options.source is None:
@@ -175,7 +172,7 @@ def build_monitor(config: Config, options: RunOptions, places: MonitorPlaces) ->
     monitor = Monitor(
         profile=profile,
         feed=feed,
-        pose_factory=lambda: MediaPipePose(info, pose_options),
+        pose_factory=lambda: MediaPipePose(info, video),
         notifier=make_notifier(config.monitor.notifier),
         history=history,
         clock=clock,
@@ -185,3 +182,75 @@ def build_monitor(config: Config, options: RunOptions, places: MonitorPlaces) ->
         min_visibility=config.pose.min_visibility,
     )
     return MonitorParts(monitor, control_transport(places), history)
+
+
+# --- the picture use cases (analyze, calibrate, capture, demo) and the monitor: the pose
+# model and the profiles ---------------------------------------------------------------
+
+
+def pose_options(settings: PoseConfig, mode: Mode, num_poses: int | None = None) -> PoseOptions:
+    """The pose adapter's options from the `[pose]` settings (the one place this is
+    written): `num_poses`, when given, replaces the configured count."""
+    from posture.adapters.pose.landmarker import PoseOptions
+
+    return PoseOptions(
+        mode=mode,
+        num_poses=num_poses or settings.num_poses,
+        min_detection_confidence=settings.min_detection_confidence,
+        min_presence_confidence=settings.min_presence_confidence,
+        min_tracking_confidence=settings.min_tracking_confidence,
+    )
+
+
+class MediaPipeModel:
+    """The real `PoseModel`: MediaPipe's PoseLandmarker with the `[pose]` settings.
+
+    `model` (a `--model` given on the command line) wins over the configured file; neither
+    means the bundled model. No settings: the defaults. The file is checked once, when
+    first needed.
+    """
+
+    def __init__(
+        self,
+        settings: PoseConfig | None = None,
+        *,
+        model: Path | str | None = None,
+        num_poses: int | None = None,
+    ) -> None:
+        from posture.config import PoseConfig
+
+        settings = settings or PoseConfig()
+        self.settings = settings
+        self.model = model if model is not None else (settings.model or None)
+        self.num_poses = num_poses or settings.num_poses
+        self._info: ModelInfo | None = None
+
+    def _resolved(self) -> ModelInfo:
+        if self._info is None:
+            from posture.adapters.pose.model import resolve_model
+
+            self._info = resolve_model(self.model)
+        return self._info
+
+    @property
+    def sha256(self) -> str:
+        return self._resolved().sha256
+
+    def estimator(self, mode: Mode, num_poses: int | None = None) -> MediaPipePose:
+        from posture.adapters.pose.landmarker import MediaPipePose
+
+        options = pose_options(self.settings, mode, num_poses or self.num_poses)
+        return MediaPipePose(self._resolved(), options)
+
+
+def profile_files(folders: Folders) -> ProfileFiles:
+    from posture.adapters.storage.profiles import ProfileFiles
+
+    return ProfileFiles(folders.data)
+
+
+def profiles_in(home: Path) -> ProfileFiles:
+    """The profile files of a POSTURE_HOME-style folder (the demo's throwaway home)."""
+    from posture.adapters.system import paths
+
+    return profile_files(paths.folders({"POSTURE_HOME": str(home)}))

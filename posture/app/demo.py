@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from posture.ports import HistoryReader, PoseModel, ProfileStore, SourceOpener
+    from posture.ports import HistoryReader, PoseModel, ProfileStore, SourceOpener, Terminal
 
 #: The clip: (seconds, slouch amount 0..1) segments, at FPS frames a second.
 SCRIPT: tuple[tuple[float, float], ...] = (
@@ -182,6 +182,7 @@ def run_demo(
     open_source: SourceOpener,
     pose: PoseModel,
     profiles_in: Callable[[Path], ProfileStore],
+    terminal: Terminal,
     output: Path | None = None,
     unicode: bool = True,
     verbose: bool = False,
@@ -192,8 +193,6 @@ def run_demo(
 
     `pose` is the bundled model with the default settings (the demo's home has no
     config); `profiles_in(home)` is the profile store of a POSTURE_HOME folder."""
-    import click
-
     from posture.app.calibrate import run_calibrate
     from posture.app.report.commands import make_report, now_ms, render, write_private
     from posture.app.report.period import Choice, local_zone
@@ -207,10 +206,9 @@ def run_demo(
     tz_name, tz = local_zone()
     with private_home() as home, tempfile.TemporaryDirectory(prefix="posture-clip-") as tmp:
         folder = Path(tmp)
-        click.echo(
+        terminal.say(
             f"posture demo: a {seconds:.0f} s clip of someone who slouches for "
-            f"{SCRIPT[2][0]:.0f} s, watched {pace} in a throwaway folder",
-            err=True,
+            f"{SCRIPT[2][0]:.0f} s, watched {pace} in a throwaway folder"
         )
         shoulder = shoulder_line(GRACE_HOPPER, open_source=open_source, pose=pose)
         clip = build_clip(folder, GRACE_HOPPER, shoulder)
@@ -225,6 +223,7 @@ def run_demo(
             store=profiles_in(home),
             min_visibility=config.pose.min_visibility,
             countdown=0,
+            terminal=terminal,
         )
         summary = run_monitor(
             config, RunOptions(source=str(clip), speed=speed, verbose=verbose), to_stderr=True

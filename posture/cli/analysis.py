@@ -1,5 +1,6 @@
-"""The commands that look at pictures: analyze, calibrate, cameras; and the real pieces
-their use cases are handed (sources, the MediaPipe pose model, the profile files).
+"""The commands that look at pictures: analyze, calibrate, cameras. The real pieces their
+use cases are handed (sources, the MediaPipe pose model, the profile files) come from
+`posture.app.compose`.
 
 The adapters are imported inside the functions, never at the top: `posture --help` loads
 neither numpy, OpenCV nor mediapipe.
@@ -13,83 +14,12 @@ from typing import TYPE_CHECKING
 
 import click
 
-from posture.cli.group import SENSITIVITIES, model_option
+from posture.cli.group import SENSITIVITIES, ClickTerminal, model_option
 from posture.errors import PostureError
 
 if TYPE_CHECKING:
-    from posture.adapters.pose.landmarker import MediaPipePose, Mode, PoseOptions
-    from posture.adapters.pose.model import ModelInfo
-    from posture.adapters.storage.profiles import ProfileFiles
     from posture.adapters.system.paths import Folders
-    from posture.config import Config, PoseConfig
-
-
-def pose_options(settings: PoseConfig, mode: Mode, num_poses: int | None = None) -> PoseOptions:
-    """The pose adapter's options from the `[pose]` settings (the one place this is
-    written): `num_poses`, when given, replaces the configured count."""
-    from posture.adapters.pose.landmarker import PoseOptions
-
-    return PoseOptions(
-        mode=mode,
-        num_poses=num_poses or settings.num_poses,
-        min_detection_confidence=settings.min_detection_confidence,
-        min_presence_confidence=settings.min_presence_confidence,
-        min_tracking_confidence=settings.min_tracking_confidence,
-    )
-
-
-class MediaPipeModel:
-    """The real `PoseModel`: MediaPipe's PoseLandmarker with the `[pose]` settings.
-
-    `model` (a `--model` given on the command line) wins over the configured file; neither
-    means the bundled model. No settings: the defaults. The file is checked once, when
-    first needed.
-    """
-
-    def __init__(
-        self,
-        settings: PoseConfig | None = None,
-        *,
-        model: Path | str | None = None,
-        num_poses: int | None = None,
-    ) -> None:
-        from posture.config import PoseConfig
-
-        settings = settings or PoseConfig()
-        self.settings = settings
-        self.model = model if model is not None else (settings.model or None)
-        self.num_poses = num_poses or settings.num_poses
-        self._info: ModelInfo | None = None
-
-    def _resolved(self) -> ModelInfo:
-        if self._info is None:
-            from posture.adapters.pose.model import resolve_model
-
-            self._info = resolve_model(self.model)
-        return self._info
-
-    @property
-    def sha256(self) -> str:
-        return self._resolved().sha256
-
-    def estimator(self, mode: Mode, num_poses: int | None = None) -> MediaPipePose:
-        from posture.adapters.pose.landmarker import MediaPipePose
-
-        options = pose_options(self.settings, mode, num_poses or self.num_poses)
-        return MediaPipePose(self._resolved(), options)
-
-
-def profile_files(folders: Folders) -> ProfileFiles:
-    from posture.adapters.storage.profiles import ProfileFiles
-
-    return ProfileFiles(folders.data)
-
-
-def profiles_in(home: Path) -> ProfileFiles:
-    """The profile files of a POSTURE_HOME-style folder (the demo's throwaway home)."""
-    from posture.adapters.system import paths
-
-    return profile_files(paths.folders({"POSTURE_HOME": str(home)}))
+    from posture.config import Config
 
 
 def _folders_and_config() -> tuple[Folders, Config]:
@@ -165,6 +95,7 @@ def analyze(
     """
     from posture.adapters.video.sources import open_source
     from posture.app.analyze import run_analyze
+    from posture.app.compose import MediaPipeModel, profile_files
     from posture.config import episode_settings
 
     folders, cfg = _folders_and_config()
@@ -179,6 +110,7 @@ def analyze(
         min_visibility=cfg.pose.min_visibility,
         max_frames=max_frames,
         out=sys.stdout,
+        terminal=ClickTerminal(),
         profile=profile,
         sensitivity=sensitivity or cfg.judgment.sensitivity or None,
         image_interval=interval,
@@ -242,11 +174,12 @@ def calibrate(
       posture calibrate --show
     """
     from posture.app.calibrate import run_calibrate, show_profile
+    from posture.app.compose import MediaPipeModel, profile_files
 
     if show:
         from posture.adapters.system import paths
 
-        show_profile(profile_files(paths.folders()), profile_name)
+        show_profile(profile_files(paths.folders()), profile_name, ClickTerminal())
         return
     from posture.adapters.video.sources import open_source
 
@@ -261,6 +194,7 @@ def calibrate(
         store=profile_files(folders),
         min_visibility=cfg.pose.min_visibility,
         countdown=countdown,
+        terminal=ClickTerminal(),
     )
 
 

@@ -77,3 +77,16 @@ def load_config() -> Any:
     from posture.adapters.system import paths
 
     return config.load(paths.folders().config_file)
+
+
+class ClickTerminal:
+    """The real `Terminal`: click's output, its progress bar on stderr."""
+
+    def show(self, text: str) -> None:
+        click.echo(text)
+
+    def say(self, text: str) -> None:
+        click.echo(text, err=True)
+
+    def progress(self, length: int, label: str) -> Any:
+        return click.progressbar(length=length, label=label, file=sys.stderr)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from posture.cli.group import load_config
+from posture.cli.group import ClickTerminal, load_config
 from posture.errors import PostureError
 
 if TYPE_CHECKING:
@@ -278,9 +278,9 @@ def demo(ctx: click.Context, speed: float, output: Path | None, open_browser: bo
       posture demo --speed 0 -o demo.html  as fast as possible, the report in demo.html
     """
     from posture.adapters.video.sources import open_source
+    from posture.app.compose import MediaPipeModel, profiles_in
     from posture.app.demo import how_to_open, run_demo
     from posture.app.report.commands import can_draw
-    from posture.cli.analysis import MediaPipeModel, profiles_in
     from posture.cli.report import history_reader
 
     result = run_demo(
@@ -289,6 +289,7 @@ def demo(ctx: click.Context, speed: float, output: Path | None, open_browser: bo
         open_source=open_source,
         pose=MediaPipeModel(),  # the demo's home has no config: the defaults
         profiles_in=profiles_in,
+        terminal=ClickTerminal(),
         output=output,
         unicode=can_draw(sys.stdout),
         verbose=ctx.obj["verbose"],
