@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from posture.errors import PostureError
 
 if TYPE_CHECKING:
+    from posture.core.episodes import Settings
     from posture.core.nudges import MonitorSettings
 
 if sys.version_info >= (3, 11):
@@ -185,7 +186,7 @@ def monitor_settings(monitor: MonitorConfig) -> MonitorSettings:
     )
 
 
-def episode_settings(judgment: JudgmentConfig) -> Any:
+def episode_settings(judgment: JudgmentConfig) -> Settings:
     """The tracker's settings from the config (imported lazily: the CLI's help stays light)."""
     from posture.core.episodes import Settings
 

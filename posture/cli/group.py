@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from posture import __version__
 from posture.adapters.pose import native_log
 from posture.errors import PostureError
+
+if TYPE_CHECKING:
+    from click._termui_impl import ProgressBar
+
+    from posture.config import Config
 
 #: Kept here rather than imported, so `--help` needs no other module.
 SENSITIVITIES = ("low", "medium", "high")
@@ -72,7 +77,7 @@ model_option = click.option(
 )
 
 
-def load_config() -> Any:
+def load_config() -> Config:
     from posture import config
     from posture.adapters.system import paths
 
@@ -88,5 +93,5 @@ class ClickTerminal:
     def say(self, text: str) -> None:
         click.echo(text, err=True)
 
-    def progress(self, length: int, label: str) -> Any:
+    def progress(self, length: int, label: str) -> ProgressBar[int]:
         return click.progressbar(length=length, label=label, file=sys.stderr)
