@@ -19,8 +19,15 @@ fi
 
 # posture_sync [uv sync options]: .venv holds exactly what uv.lock says, or a clear line.
 posture_sync() {
-  if ! "$UV" lock --check --quiet --python python3 2>/dev/null; then
-    echo "uv.lock is out of date with pyproject.toml: run '$UV lock', then scripts/test, and commit both." >&2
+  local why
+  if ! why=$("$UV" lock --check --quiet --python python3 2>&1); then
+    case "$why" in
+      *"needs to be updated"*)
+        echo "uv.lock is out of date with pyproject.toml: run '$UV lock', then scripts/test, and commit both." >&2 ;;
+      *)
+        echo "$why" >&2
+        echo "uv could not check uv.lock against pyproject.toml (above): nothing was installed." >&2 ;;
+    esac
     return 1
   fi
   "$UV" sync --locked --quiet --python python3 "$@"
