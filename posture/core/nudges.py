@@ -213,7 +213,8 @@ class DayTally:
         if day != self.day or not self.seconds:
             return None
         present = self.seconds.get("good", 0.0) + self.seconds.get("bad", 0.0)
-        return self.seconds.get("good", 0.0) / present * 100 if present else None
+        share = tally.upright_share(self.seconds.get("good", 0.0), present)
+        return None if share is None else share * 100
 
     def seconds_on(self, day: str) -> dict[str, float]:
         """Seconds per verdict on `day` (empty for another day)."""

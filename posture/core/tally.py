@@ -92,3 +92,9 @@ def sample_ms(
         end == _NONE, 0, np.clip(np.minimum(end, t + max_ms) - t, 0, max_ms)
     )
     return counted
+
+
+def upright_share(upright_s: float, present_s: float) -> float | None:
+    """The upright share (0..1): upright time over time seen at the desk; None when nobody
+    was seen. The one definition: the monitor's summary, `status` and the report use it."""
+    return upright_s / present_s if present_s > 0 else None

@@ -18,6 +18,7 @@ from posture.app.monitor.clocks import wall_of
 from posture.core import tally
 from posture.core.nudges import DayTally
 from posture.core.status import Status
+from posture.core.tally import upright_share
 
 if TYPE_CHECKING:
     from posture.core.episodes import Update
@@ -45,7 +46,7 @@ class Summary:
         return sum(self.seconds.values())
 
     def text(self) -> str:
-        upright = self.seconds.get("good", 0.0) / self.present * 100 if self.present else 0.0
+        upright = (upright_share(self.seconds.get("good", 0.0), self.present) or 0.0) * 100
         nudges = sum(self.nudges.values())
         kinds = ", ".join(f"{n} {k}" for k, n in sorted(self.nudges.items()))
         return (
@@ -168,6 +169,7 @@ class LiveStatus:
         seconds = dict(self.summary.seconds)
         good = seconds.get("good", 0.0)
         present = good + seconds.get("bad", 0.0)
+        share = upright_share(good, present)
         day = local_day(clock.wall_ms())
         today = self.today.upright_percent(day)
         today_s = self.today.seconds_on(day)
@@ -180,7 +182,7 @@ class LiveStatus:
             verdict=self._verdict,
             problems=self._problems,
             since=iso(wall_of(clock, update.since)) if update else None,
-            upright_percent=round(good / present * 100, 1) if present else None,
+            upright_percent=None if share is None else round(share * 100, 1),
             seen_seconds=round(present),
             upright_seconds=round(good, 3),
             monitored_seconds=round(sum(seconds.values()), 3),

@@ -24,6 +24,7 @@ from posture.app.monitor.recorder import Recorder
 from posture.core.frames import is_blank, thumbnail, unchanged
 from posture.core.nudges import BreakTimer, Nudge, Nudger, next_interval
 from posture.core.observe import Watch
+from posture.core.vocab import is_present
 from posture.ports import CameraFault, EndOfInput, NullHistory
 
 if TYPE_CHECKING:
@@ -258,7 +259,7 @@ class Monitor:
         if update.ended is not None:
             self.recorder.episode_ended(update.ended)
         nudges = self.nudger.on_update(t, update)
-        reminder = self.breaks.on_sample(t, judgment.verdict in ("good", "bad"))
+        reminder = self.breaks.on_sample(t, is_present(judgment.verdict))
         if reminder is not None:
             nudges.append(reminder)
         self._send(nudges, t, wall)

@@ -70,7 +70,7 @@ Trend
 """
 
 from posture.core.stats.build import build_report
-from posture.core.stats.figures import Band, EpisodeRow, Report, trend_points, upright_share
+from posture.core.stats.figures import Band, EpisodeRow, Report, trend_points
 from posture.core.stats.localtime import zone, zone_name
 from posture.core.stats.rows import (
     BAD,
@@ -87,6 +87,7 @@ from posture.core.stats.rows import (
     mark_running,
 )
 from posture.core.stats.timeline import session_shares
+from posture.core.tally import upright_share
 
 __all__ = [
     "BAD",

@@ -19,7 +19,6 @@ from posture.core.stats.figures import (
     resolve_episodes,
     resolve_periods,
     trend_points,
-    upright_share,
     verdict_seconds,
 )
 from posture.core.stats.localtime import local_day, local_time
@@ -32,6 +31,7 @@ from posture.core.stats.timeline import (
     seen_time,
     worst_hour,
 )
+from posture.core.tally import upright_share
 
 # --- all together -------------------------------------------------------------------------
 

@@ -134,11 +134,6 @@ def problem_seconds(verdict: U8, problems: U8, dt: I64) -> dict[str, float]:
     }
 
 
-def upright_share(upright_s: float, present_s: float) -> float | None:
-    """upright / present (0..1), None when nobody was seen."""
-    return upright_s / present_s if present_s > 0 else None
-
-
 def trend_points(now: float | None, previous: float | None) -> float | None:
     """The change of the upright share, in percentage points."""
     if now is None or previous is None:

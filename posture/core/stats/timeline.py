@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from posture.core.stats.figures import Band, _clip, durations, upright_share
+from posture.core.stats.figures import Band, _clip, durations
 from posture.core.stats.localtime import _groups, day_iso
 from posture.core.stats.rows import (
     _BAND_OF,
@@ -21,6 +21,7 @@ from posture.core.stats.rows import (
     Rows,
     Samples,
 )
+from posture.core.tally import upright_share
 
 # --- hours and days -----------------------------------------------------------------------
 
