@@ -383,6 +383,31 @@ def test_the_demo_shows_nudge_and_report_and_touches_nothing_of_the_users(
     assert sorted(p.name for p in scratch.iterdir()) == [html.name]  # nothing else left
 
 
+def test_the_demo_leaves_nothing_in_the_users_own_folders(tmp_path: Path) -> None:
+    """With the user's real folders (no POSTURE_HOME), the demo writes none of them: its
+    home is handed down, not set in the environment."""
+    home = tmp_path / "user"
+    home.mkdir()
+    env = dict(os.environ, HOME=str(home), TMPDIR=str(tmp_path))
+    for name in ("POSTURE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME"):
+        env.pop(name, None)
+    env["XDG_RUNTIME_DIR"] = str(tmp_path / "runtime")
+    (tmp_path / "runtime").mkdir(mode=0o700)
+    result = subprocess.run(
+        [sys.executable, "-m", "posture", "demo", "--speed", "0"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    touched = [
+        p for p in (*home.rglob("*"), *(tmp_path / "runtime").rglob("*")) if "posture" in p.name
+    ]
+    assert touched == []
+
+
 def test_the_demo_writes_its_report_where_told(tmp_path: Path) -> None:
     target = tmp_path / "demo.html"
     result = run_posture(

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from posture.adapters.pose.model import ModelInfo
     from posture.adapters.storage.history import History
     from posture.adapters.storage.profiles import ProfileFiles
+    from posture.adapters.storage.queries import HistoryQueries
     from posture.adapters.system.lock import MonitorLock
     from posture.adapters.system.paths import Folders
     from posture.app.monitor.loop import Monitor
@@ -44,10 +45,19 @@ class MonitorPlaces:
         return self.log / LOG_FILE
 
 
-def monitor_places(folders: Folders | None = None) -> MonitorPlaces:
+def folders_under(home: Path) -> Folders:
+    """All of posture's folders under one folder, as POSTURE_HOME does (the demo's
+    throwaway home), without changing the environment."""
     from posture.adapters.system import paths
 
-    found = paths.folders() if folders is None else folders
+    return paths.folders({"POSTURE_HOME": str(home)})
+
+
+def monitor_places(home: Path | None = None) -> MonitorPlaces:
+    """The user's folders, or (`home`) the folders under one folder."""
+    from posture.adapters.system import paths
+
+    found = paths.folders() if home is None else folders_under(home)
     return MonitorPlaces(data=found.data, log=found.log, runtime=found.runtime)
 
 
@@ -251,6 +261,12 @@ def profile_files(folders: Folders) -> ProfileFiles:
 
 def profiles_in(home: Path) -> ProfileFiles:
     """The profile files of a POSTURE_HOME-style folder (the demo's throwaway home)."""
-    from posture.adapters.system import paths
+    return profile_files(folders_under(home))
 
-    return profile_files(paths.folders({"POSTURE_HOME": str(home)}))
+
+def history_reader_in(home: Path) -> HistoryQueries:
+    """The report's read-only view of the history under a POSTURE_HOME-style folder."""
+    from posture.adapters.storage.history import HISTORY_FILE
+    from posture.adapters.storage.queries import HistoryQueries
+
+    return HistoryQueries(folders_under(home).data / HISTORY_FILE)

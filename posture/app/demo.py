@@ -2,7 +2,7 @@
 
 It makes a short clip from the bundled public-domain portrait (posture/samples), with the
 head sinking and coming forward for a while, calibrates on the upright part, runs the
-real monitor over the clip on a simulated clock in a throwaway POSTURE_HOME, sends the
+real monitor over the clip on a simulated clock in a throwaway home folder, sends the
 nudge through the real notification chain (a desktop notification where there is a
 desktop), prints the session summary and the session's report, and writes the HTML report
 to a file it names. Nothing of the user's is read or written: the demo's history goes away
@@ -116,20 +116,11 @@ def upright_stills(folder: Path, portrait: Path, count: int = 3, seed: int = 11)
 
 @contextmanager
 def private_home() -> Iterator[Path]:
-    """A throwaway POSTURE_HOME for the demo: the user's own files are never touched.
-
-    The demo's own steps are handed the folders of this home; the variable is set for
-    what still finds its folders by itself (the monitor's service and the report)."""
-    saved = os.environ.get("POSTURE_HOME")
+    """A throwaway home for the demo, laid out as POSTURE_HOME would be: every step is
+    handed it, the environment is not changed, and the user's own files are never
+    touched."""
     with tempfile.TemporaryDirectory(prefix="posture-demo-") as tmp:
-        os.environ["POSTURE_HOME"] = tmp
-        try:
-            yield Path(tmp)
-        finally:
-            if saved is None:
-                os.environ.pop("POSTURE_HOME", None)
-            else:
-                os.environ["POSTURE_HOME"] = saved
+        yield Path(tmp)
 
 
 def shoulder_line(portrait: Path, *, open_source: SourceOpener, pose: PoseModel) -> float:
@@ -178,7 +169,7 @@ class DemoResult:
 def run_demo(
     *,
     speed: float,
-    history: Callable[[], AbstractContextManager[HistoryReader]],
+    history: Callable[[Path], AbstractContextManager[HistoryReader]],
     open_source: SourceOpener,
     pose: PoseModel,
     profiles_in: Callable[[Path], ProfileStore],
@@ -188,8 +179,8 @@ def run_demo(
     verbose: bool = False,
 ) -> DemoResult:
     """The demo from start to end: the session summary line, the terminal report of the
-    demo session (read back from the demo's own history: `history` opens a reader of the
-    current POSTURE_HOME's), and the HTML report's file.
+    demo session (read back from the demo's own history: `history(home)` opens a reader
+    of the history under a home folder), and the HTML report's file.
 
     `pose` is the bundled model with the default settings (the demo's home has no
     config); `profiles_in(home)` is the profile store of a POSTURE_HOME folder."""
@@ -226,9 +217,12 @@ def run_demo(
             terminal=terminal,
         )
         summary = run_monitor(
-            config, RunOptions(source=str(clip), speed=speed, verbose=verbose), to_stderr=True
+            config,
+            RunOptions(source=str(clip), speed=speed, verbose=verbose),
+            to_stderr=True,
+            home=home,
         )
-        with history() as reader:
+        with history(home) as reader:
             report = make_report(
                 reader, Choice(), now_ms=now_ms(), tz_name=tz_name, tz=tz, running=False
             )

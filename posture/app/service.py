@@ -61,10 +61,13 @@ def _handler(monitor: Monitor) -> ControlHandler:
     return handle
 
 
-def run_monitor(config: Config, options: RunOptions, *, to_stderr: bool) -> Summary:
+def run_monitor(
+    config: Config, options: RunOptions, *, to_stderr: bool, home: Path | None = None
+) -> Summary:
     """The monitor on this thread until stopped (a signal, `posture stop`) or, for a
-    recording, until its end. Returns the session's summary."""
-    places = compose.monitor_places()
+    recording, until its end. Returns the session's summary. `home`: keep every file under
+    that folder instead of the user's folders (the demo)."""
+    places = compose.monitor_places(home)
     lock = compose.monitor_lock(places)
     lock.acquire()
     try:

@@ -278,14 +278,13 @@ def demo(ctx: click.Context, speed: float, output: Path | None, open_browser: bo
       posture demo --speed 0 -o demo.html  as fast as possible, the report in demo.html
     """
     from posture.adapters.video.sources import open_source
-    from posture.app.compose import MediaPipeModel, profiles_in
+    from posture.app.compose import MediaPipeModel, history_reader_in, profiles_in
     from posture.app.demo import how_to_open, run_demo
     from posture.app.report.commands import can_draw
-    from posture.cli.report import history_reader
 
     result = run_demo(
         speed=speed,
-        history=history_reader,
+        history=history_reader_in,
         open_source=open_source,
         pose=MediaPipeModel(),  # the demo's home has no config: the defaults
         profiles_in=profiles_in,
