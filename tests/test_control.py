@@ -152,6 +152,38 @@ def test_garbage_gets_an_error_and_the_server_lives(server: ControlServer) -> No
     assert request(server.path, {"cmd": "status"}, timeout=2)["ok"] is True
 
 
+def test_deeply_nested_json_is_refused_and_the_server_lives(server: ControlServer) -> None:
+    """60 KB of brackets, under the size limit: json's parser runs out of stack
+    (RecursionError, not ValueError); that request is refused, the next is answered."""
+    nested = b"[" * 30_000 + b"]" * 30_000 + b"\n"
+    assert len(nested) < 64 * 1024
+    reply = json.loads(raw_exchange(server.path, nested))
+    assert reply == {"ok": False, "error": "invalid request: nested too deeply"}
+    assert request(server.path, {"cmd": "status"}) == {"ok": True, "echo": {"cmd": "status"}}
+
+
+def test_a_failure_in_one_exchange_costs_only_that_client(runtime: Path) -> None:
+    """Whatever escapes the handling of one request, the server thread goes on."""
+
+    srv = ControlServer(socket_path(runtime), lambda message: {"ok": True}, client_timeout=0.3)
+    srv.start()
+    try:
+        original = srv._read
+
+        def exploding_read(*args: Any) -> None:
+            if not getattr(exploding_read, "done", False):
+                exploding_read.done = True  # type: ignore[attr-defined]
+                raise MemoryError("a bug in the server's own code")
+            original(*args)
+
+        srv._read = exploding_read  # type: ignore[method-assign]
+        with contextlib.suppress(OSError, PostureError):
+            raw_exchange(srv.path, b'{"cmd": "status"}\n')
+        assert request(srv.path, {"cmd": "status"}) == {"ok": True}
+    finally:
+        srv.close()
+
+
 def test_request_without_newline_then_eof(server: ControlServer) -> None:
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(2)

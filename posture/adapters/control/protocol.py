@@ -39,7 +39,7 @@ def decode_reply(line: bytes) -> dict[str, Any]:
         raise PostureError("the posture monitor closed the connection without an answer")
     try:
         decoded = json.loads(line)
-    except ValueError as err:  # UnicodeDecodeError is a ValueError too
+    except (ValueError, RecursionError) as err:  # UnicodeDecodeError is a ValueError too
         raise PostureError("the posture monitor sent a malformed reply (not JSON)") from err
     if not isinstance(decoded, dict):
         raise PostureError("the posture monitor sent a malformed reply (not a JSON object)")
@@ -54,6 +54,8 @@ def answer(handler: ControlHandler, raw: bytes) -> dict[str, Any]:
         message = json.loads(raw)
     except ValueError:
         return {"ok": False, "error": "invalid request: not JSON"}
+    except RecursionError:  # "[[[[…]]]]" under the size limit: the parser's stack, not ours
+        return {"ok": False, "error": "invalid request: nested too deeply"}
     if not isinstance(message, dict):
         return {"ok": False, "error": "invalid request: not a JSON object"}
     try:

@@ -312,7 +312,7 @@ class ControlServer:
                         else:
                             client = clients.get(key.fd)
                             if client is not None:
-                                self._read(client, sel, clients)
+                                self._serve_one(client, sel, clients)
                     now = time.monotonic()
                     for client in [c for c in clients.values() if c.deadline <= now]:
                         log.debug("control: a client said nothing in time; dropped")
@@ -351,6 +351,17 @@ class ControlServer:
         with contextlib.suppress(KeyError, ValueError):
             sel.unregister(client.sock)
         client.sock.close()
+
+    def _serve_one(
+        self, client: _Client, sel: selectors.BaseSelector, clients: dict[int, _Client]
+    ) -> None:
+        """One client's turn; whatever goes wrong costs that client only, never the
+        server thread (a dead thread would leave the camera watching, uncontrolled)."""
+        try:
+            self._read(client, sel, clients)
+        except Exception:
+            log.exception("control: a request failed; its client is dropped")
+            self._drop(client, sel, clients)
 
     def _read(
         self, client: _Client, sel: selectors.BaseSelector, clients: dict[int, _Client]
