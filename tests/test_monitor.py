@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import math
 import sqlite3
 import threading
 from datetime import date, datetime, timedelta
@@ -16,11 +17,13 @@ from typing import Any
 import numpy as np
 import pytest
 
+from posture.adapters.control.protocol import answer
 from posture.adapters.storage.history import History
 from posture.app.monitor.clocks import ReplayClock
 from posture.app.monitor.loop import Monitor
+from posture.app.service import _handler
 from posture.config import MonitorConfig, monitor_settings
-from posture.core.durations import parse_duration
+from posture.core.durations import MAX_SECONDS, parse_duration
 from posture.core.episodes import Settings
 from posture.core.frames import Frame, PoseResult, thumbnail, unchanged
 from posture.core.nudges import BreakTimer, MonitorSettings, Nudger, next_interval
@@ -314,6 +317,26 @@ def test_tomorrow_and_bad_durations() -> None:
     for bad in ("", "soon", "0m", "-5m", "5 minutes"):
         with pytest.raises(ValueError, match="duration"):
             parse_duration(bad, now=NOW)
+
+
+def test_durations_are_bounded_on_both_ends(tmp_path: Path) -> None:
+    """`pause --for 99999999h` (a deadline in the year 13434) and a NaN over the wire
+    (a pause forever while status says upright) are refused before anything changes."""
+    with pytest.raises(ValueError, match="longer than the 7 days"):
+        parse_duration("99999999h", now=NOW)
+    assert parse_duration("168h", now=NOW) == MAX_SECONDS
+    monitor, *_ = make_monitor(tmp_path, Scenario([Segment("upright", 10)]))
+    handle = _handler(monitor)
+    for bad in (math.nan, math.inf, -5, 0, 1e15, "10", True, None):
+        for cmd in ("pause", "snooze"):
+            if cmd == "pause" and bad is None:
+                continue  # a pause without seconds lasts until resumed: valid
+            reply = answer(handle, json.dumps({"cmd": cmd, "seconds": bad}).encode())
+            assert reply["ok"] is False and reply["error"].startswith("invalid request"), reply
+    status = monitor.status()
+    assert status.paused_until is None and status.snoozed_until is None
+    assert answer(handle, b'{"cmd": "pause", "seconds": 3600}')["ok"] is True
+    assert monitor.status().paused_until is not None
 
 
 def test_status_speaks_of_today_across_sessions(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from posture.app import compose
 from posture.app.compose import RunOptions
+from posture.core.durations import checked_seconds
 from posture.errors import PostureError
 from posture.ports import NotRunning
 
@@ -35,6 +36,14 @@ __all__ = ["RunOptions", "run_monitor", "start_detached", "stop_monitor"]
 log = logging.getLogger("posture")
 
 
+def _seconds(value: object) -> float:
+    """A request's duration, checked before anything is applied (a bad one is refused)."""
+    try:
+        return checked_seconds(value)
+    except ValueError as err:
+        raise PostureError(f"invalid request: {err}") from None
+
+
 def _handler(monitor: Monitor) -> ControlHandler:
     """The control requests (`posture.adapters.control.protocol`), answered from the
     transport's thread: a snapshot, or a request the loop applies."""
@@ -46,13 +55,13 @@ def _handler(monitor: Monitor) -> ControlHandler:
             return {"ok": True, **status.to_json()}
         if cmd == "pause":
             seconds = message.get("seconds")
-            until = monitor.pause(None if seconds is None else float(seconds))
+            until = monitor.pause(None if seconds is None else _seconds(seconds))
             return {"ok": True, "paused_until": until}
         if cmd == "resume":
             monitor.resume()
             return {"ok": True}
         if cmd == "snooze":
-            return {"ok": True, "snoozed_until": monitor.snooze(float(message["seconds"]))}
+            return {"ok": True, "snoozed_until": monitor.snooze(_seconds(message.get("seconds")))}
         if cmd == "stop":
             monitor.request_stop()
             return {"ok": True}

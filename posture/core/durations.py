@@ -4,8 +4,13 @@ now is passed in."""
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import datetime, timedelta
+
+#: The longest pause or snooze: a week. Longer is `posture stop`; a bound also keeps
+#: every deadline a date the clock can show (99999999 h is the year 13434).
+MAX_SECONDS = 7 * 86_400.0
 
 _DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?")
 
@@ -26,4 +31,20 @@ def parse_duration(text: str, *, now: datetime) -> float:
     total = hours * 3600 + minutes * 60 + seconds
     if total <= 0:
         raise ValueError(f"'{text}' is not a positive duration")
+    if total > MAX_SECONDS:
+        raise ValueError(
+            f"'{text}' is longer than the 7 days a pause or snooze may last: "
+            "give a shorter duration, or `posture stop` the monitor"
+        )
     return total
+
+
+def checked_seconds(value: object) -> float:
+    """A duration that came over the control channel: a finite number of seconds, more
+    than 0 and at most `MAX_SECONDS`; ValueError otherwise (NaN would pause forever)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"seconds must be a number, not {type(value).__name__}")
+    seconds = float(value)
+    if not math.isfinite(seconds) or not 0 < seconds <= MAX_SECONDS:
+        raise ValueError(f"seconds must be more than 0 and at most {MAX_SECONDS:.0f}, not {value}")
+    return seconds
