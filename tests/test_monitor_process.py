@@ -107,7 +107,7 @@ def test_without_any_notification_service_the_run_completes_and_logs(
     result = run_posture("run", "--source", str(material["clip"]), "--speed", "0", env=env)
     assert result.returncode == 0, result.stderr
     log = (Path(env["POSTURE_HOME"]) / "log" / "posture.log").read_text()
-    assert "using log from now on" in log
+    assert "using log meanwhile" in log
     assert "notification: Posture check: Slouching" in log
     assert log.count("failed (") <= 2  # each fallback said once
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import io
 import logging
@@ -10,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +28,7 @@ from posture.adapters.notify.backends import (
     chain_names,
     make_notifier,
 )
+from tests.conftest import run_posture
 from tests.desktop import DesktopSession, desktop_session, dunst_history
 
 REPO = Path(__file__).resolve().parent.parent
@@ -55,7 +58,7 @@ def posture_log(caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatc
 
 
 def fallbacks(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [r.getMessage() for r in caplog.records if "from now on" in r.getMessage()]
+    return [r.getMessage() for r in caplog.records if "meanwhile" in r.getMessage()]
 
 
 def shown(env: dict[str, str]) -> list[dict[str, object]]:
@@ -234,18 +237,37 @@ def test_without_any_service_the_chain_ends_at_log_and_bell(
     moves = fallbacks(caplog)
     if importlib.util.find_spec("dbus") is not None:  # plyer is in the chain and fails first
         assert moves[0].startswith("notifications via plyer failed (")
-        assert moves[0].endswith("; using notify-send from now on")
+        assert moves[0].endswith("; using notify-send meanwhile, trying it again in 30 s")
         moves = moves[1:]
     assert len(moves) == 1, moves
     assert moves[0] == (
         "notifications via notify-send failed (notify-send is not installed (not found on "
-        "PATH)); using log from now on"
+        "PATH)); using log meanwhile, trying it again in 30 s"
     )
     shown_in_log = [
         r for r in caplog.records if r.getMessage() == "notification: posture: test body"
     ]
     assert len(shown_in_log) == 2
     assert all(r.levelno == logging.WARNING and r.name == "posture" for r in shown_in_log)
+
+
+def test_notify_test_fails_when_only_the_log_got_it(tmp_path: Path) -> None:
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    env = {
+        "PATH": str(empty),
+        "DBUS_SESSION_BUS_ADDRESS": f"unix:path={tmp_path / 'no-bus'}",
+        "POSTURE_HOME": str(tmp_path / "home"),
+    }
+    done = run_posture("notify-test", env=env)
+    assert done.returncode == 1
+    assert "posture: error: no desktop notification service showed it" in done.stderr
+    home = tmp_path / "home"
+    (home / "config").mkdir(parents=True, exist_ok=True)
+    (home / "config" / "config.toml").write_text('[monitor]\nnotifier = "log"\n')
+    chosen = run_posture("notify-test", env=env)
+    assert chosen.returncode == 0, chosen.stderr
+    assert "notification sent via log" in chosen.stdout
 
 
 @pytest.mark.skipif(shutil.which("notify-send") is None, reason="notify-send not installed")
@@ -287,29 +309,106 @@ class Failing(Recording):
         raise self.error
 
 
-def test_chain_moves_on_once_and_for_good(
+class Flaky(Recording):
+    """Fails until `fixed` is set, as a notification daemon that starts late at login."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.fixed = False
+
+    def notify(self, title: str, message: str) -> None:
+        super().notify(title, message)
+        if not self.fixed:
+            raise NotifyError("no service yet")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_failed_backend_is_retried_later_and_used_again(
     caplog: pytest.LogCaptureFixture, posture_log: None
 ) -> None:
-    first, second, third = Failing("first"), Recording("second"), Recording("third")
-    chain = ChainNotifier([first, second, third])
+    first, second = Flaky("first"), Recording("second")
+    clock = Clock()
+    chain = ChainNotifier([first, second], clock=clock)
     assert chain.name == "first"
-    assert chain.delivered_by is None
 
-    chain.notify("t1", "m1")
-    chain.notify("t2", "m2")
-
-    assert first.shown == [("t1", "m1")]  # tried once, never again
-    assert second.shown == [("t1", "m1"), ("t2", "m2")]  # the failed one is retried here
-    assert third.shown == []
+    chain.notify("t1", "m1")  # first fails: this one falls back to second
+    chain.notify("t2", "m2")  # within the retry time: first is not asked
+    assert first.shown == [("t1", "m1")]
+    assert second.shown == [("t1", "m1"), ("t2", "m2")]
     assert chain.name == chain.delivered_by == "second"
-    assert [(r.levelno, r.getMessage()) for r in caplog.records] == [
-        (logging.WARNING, "notifications via first failed (no service); using second from now on")
-    ]
-    # what is left to fall back to: second, then third (never first again)
-    second.notify = Failing("second").notify  # type: ignore[method-assign]
+
+    clock.now += 30  # its retry time: asked again, still failing; the wait doubles
     chain.notify("t3", "m3")
-    assert chain.name == chain.delivered_by == "third"
-    assert third.shown == [("t3", "m3")] and first.shown == [("t1", "m1")]
+    assert first.shown[-1] == ("t3", "m3") and chain.delivered_by == "second"
+    clock.now += 59
+    chain.notify("t4", "m4")
+    assert first.shown[-1] == ("t3", "m3")  # 60 s now, not 30: not asked yet
+
+    first.fixed = True
+    clock.now += 1
+    chain.notify("t5", "m5")
+    assert chain.name == chain.delivered_by == "first"
+    assert first.shown[-1] == ("t5", "m5") and second.shown[-1] == ("t4", "m4")
+    # one line when the outage began, one when it ended; none for the retries between
+    assert [r.getMessage() for r in caplog.records] == [
+        "notifications via first failed (no service yet); using second meanwhile, trying it "
+        "again in 30 s",
+        "notifications via first work again",
+    ]
+
+
+def test_a_command_that_hangs_is_killed_with_its_children(tmp_path: Path) -> None:
+    """A notify-send that never returns (a bus that does not answer) costs the loop the
+    time-out, and leaves no process behind, not even one it started."""
+    pid_file = tmp_path / "child.pid"
+    script = tmp_path / "notify-send"
+    script.write_text(f"#!/bin/sh\nsleep 300 &\necho $! > {pid_file}\nwait\n")
+    script.chmod(0o755)
+    with pytest.raises(NotifyError, match=r"did not finish within 0\.5 s"):
+        NotifySendNotifier(program=str(script), timeout=0.5).notify("posture", "body")
+    child = int(pid_file.read_text())
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:  # SIGKILL is delivered at once; reaping may lag
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(child, os.WNOHANG)
+        time.sleep(0.05)
+    else:
+        pytest.fail(f"the hung command's child {child} is still running")
+
+
+def test_a_notify_send_that_fails_once_then_works(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, posture_log: None
+) -> None:
+    """The login case through the real command: the first call fails, later ones work."""
+    shown = tmp_path / "shown.txt"
+    script = tmp_path / "notify-send"
+    script.write_text(
+        "#!/bin/sh\n"
+        f"if [ ! -e {tmp_path}/started ]; then\n"
+        f'  touch {tmp_path}/started; echo "no bus" >&2; exit 1\n'
+        "fi\n"
+        f'echo "$@" >> {shown}\n'
+    )
+    script.chmod(0o755)
+    clock = Clock()
+    chain = ChainNotifier([NotifySendNotifier(program=str(script)), Recording("log")], clock=clock)
+    chain.notify("posture", "first")
+    assert chain.delivered_by == "log" and not shown.exists()
+    clock.now += 30
+    chain.notify("posture", "second")
+    assert chain.delivered_by == "notify-send"
+    assert "second" in shown.read_text()
 
 
 def test_chain_walks_past_several_failures_and_unexpected_errors(
@@ -321,8 +420,9 @@ def test_chain_walks_past_several_failures_and_unexpected_errors(
     chain.notify("t", "m")
     assert last.shown == [("t", "m"), ("t", "m")]
     assert fallbacks(caplog) == [
-        "notifications via a failed (no service); using b from now on",
-        "notifications via b failed (RuntimeError: bug); using last from now on",
+        "notifications via a failed (no service); using last meanwhile, trying it again in 30 s",
+        "notifications via b failed (RuntimeError: bug); using last meanwhile, trying it again "
+        "in 30 s",
     ]
 
 

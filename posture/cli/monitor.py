@@ -317,10 +317,20 @@ def notify_test() -> None:
     """
     from posture.adapters.notify.backends import make_notifier
 
-    notifier = make_notifier(load_config().monitor.notifier)
+    preference = load_config().monitor.notifier
+    notifier = make_notifier(preference)
     notifier.notify("posture", "Test notification: this is how posture will nudge you.")
     if notifier.delivered_by is None:
-        raise PostureError("the notification could not be shown by any backend (see above)")
+        raise PostureError(
+            "the notification could not be shown by any backend (see above)", exit_code=1
+        )
+    if notifier.delivered_by == "log" and preference != "log":
+        # The log always "delivers": for a test of the desktop's notifications that is a no.
+        raise PostureError(
+            "no desktop notification service showed it, it only went to the log (see above): "
+            "start one (is a desktop session running?) or set [monitor] notifier",
+            exit_code=1,
+        )
     click.echo(f"notification sent via {notifier.delivered_by}")
 
 

@@ -25,8 +25,11 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import os
+import signal
 import subprocess
 import sys
+import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol, TextIO
@@ -148,28 +151,40 @@ class PlyerNotifier:
 
 def _run_command(argv: Sequence[str], timeout: float) -> None:
     """Run a notification command; a missing program, a time-out or a non-zero exit status
-    raise `NotifyError`."""
+    raise `NotifyError`. A command that hangs is killed with everything it started (it
+    runs in a process group of its own), so no child is left behind."""
     program = argv[0]
+    posix = os.name == "posix"
     try:
-        done = subprocess.run(
+        proc = subprocess.Popen(
             list(argv),
             stdin=subprocess.DEVNULL,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
             errors="replace",
-            timeout=timeout,
-            check=False,
+            start_new_session=posix,
         )
     except FileNotFoundError as exc:
         raise NotifyError(f"{program} is not installed (not found on PATH)") from exc
-    except subprocess.TimeoutExpired as exc:
-        raise NotifyError(f"{program} did not finish within {timeout:g} s") from exc
     except OSError as exc:
         raise NotifyError(f"{program} could not be run: {_describe(exc)}") from exc
-    if done.returncode != 0:
-        detail = _first_line(done.stderr) or _first_line(done.stdout)
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        if posix:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+        proc.kill()
+        proc.wait()
+        for pipe in (proc.stdout, proc.stderr):  # a child that left the group may hold them
+            if pipe is not None:
+                pipe.close()
+        raise NotifyError(f"{program} did not finish within {timeout:g} s") from exc
+    if proc.returncode != 0:
+        detail = _first_line(stderr) or _first_line(stdout)
         suffix = f": {detail}" if detail else ""
-        raise NotifyError(f"{program} exited with status {done.returncode}{suffix}")
+        raise NotifyError(f"{program} exited with status {proc.returncode}{suffix}")
 
 
 class NotifySendNotifier:
@@ -252,51 +267,83 @@ class LogBellNotifier:
             pass
 
 
+#: After a backend fails, it is tried again after this long, then twice as long after each
+#: further failure, up to `RETRY_MAX` (a notification daemon that starts late, at login,
+#: is back within a minute; one that is gone for good costs one try every half hour).
+RETRY_FIRST = 30.0
+RETRY_MAX = 1800.0
+
+
 class ChainNotifier:
-    """Sends through the active backend; when it fails, logs that once, switches to the next
-    backend for good and retries the same notification there. Never raises.
+    """Sends through the first backend that works. A backend that fails is skipped, for
+    this notification and until its retry time (30 s, doubling to 30 min while it keeps
+    failing); the notification goes to the next backend meanwhile. Each outage is logged
+    once when it starts and once when it ends. The last backend is always tried. Never
+    raises.
 
-    `name` is the active backend; after `notify()`, `delivered_by` is the backend that showed
-    the notification (None if even the last backend failed)."""
+    `name` is the backend the next notification goes to first; after `notify()`,
+    `delivered_by` is the backend that showed it (None if even the last backend failed).
+    `clock` (monotonic seconds) is for tests."""
 
-    def __init__(self, backends: Sequence[Backend]) -> None:
+    def __init__(
+        self, backends: Sequence[Backend], *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         if not backends:
             raise ValueError("ChainNotifier needs at least one backend")
         self._backends = tuple(backends)
-        self._active = 0
+        self._clock = clock
+        self._backoff = [0.0] * len(self._backends)  # 0: up
+        self._retry_at = [0.0] * len(self._backends)
         self.delivered_by: str | None = None
+
+    def _skipped(self, i: int, now: float) -> bool:
+        return i + 1 < len(self._backends) and self._backoff[i] > 0 and now < self._retry_at[i]
 
     @property
     def name(self) -> str:
-        return self._backends[self._active].name
+        now = self._clock()
+        first = next(i for i in range(len(self._backends)) if not self._skipped(i, now))
+        return self._backends[first].name
 
     def notify(self, title: str, message: str) -> None:
         self.delivered_by = None
-        while True:
-            backend = self._backends[self._active]
+        now = self._clock()
+        outages: list[tuple[str, str, float]] = []
+        last = len(self._backends) - 1
+        for i, backend in enumerate(self._backends):
+            if self._skipped(i, now):
+                continue
             try:
                 backend.notify(title, message)
             except Exception as exc:  # a backend must never take the monitor down
                 reason = str(exc) if isinstance(exc, NotifyError) else _describe(exc)
-                if self._active + 1 < len(self._backends):
-                    self._active += 1
+                if i == last:
                     log.warning(
-                        "notifications via %s failed (%s); using %s from now on",
+                        "notification not shown: %s failed (%s): %s: %s",
                         backend.name,
                         reason,
-                        self.name,
+                        title,
+                        message,
                     )
-                    continue
-                log.warning(
-                    "notification not shown: %s failed (%s): %s: %s",
-                    backend.name,
-                    reason,
-                    title,
-                    message,
-                )
-                return
+                    break
+                if self._backoff[i] == 0:
+                    outages.append((backend.name, reason, RETRY_FIRST))
+                self._backoff[i] = min(RETRY_MAX, max(RETRY_FIRST, self._backoff[i] * 2))
+                self._retry_at[i] = now + self._backoff[i]
+                continue
+            if self._backoff[i] > 0:
+                self._backoff[i] = 0.0
+                log.warning("notifications via %s work again", backend.name)
             self.delivered_by = backend.name
-            return
+            break
+        for name, reason, retry in outages:
+            log.warning(
+                "notifications via %s failed (%s); using %s meanwhile, trying it again in %.0f s",
+                name,
+                reason,
+                self.delivered_by or "nothing",
+                retry,
+            )
 
 
 _FACTORIES: dict[str, Callable[[], Backend]] = {
