@@ -177,6 +177,19 @@ def test_glances_never_nudge(tmp_path: Path) -> None:
     assert notifier.sent == [] and summary.episodes == 0
 
 
+def test_no_break_reminder_after_a_long_camera_fault(tmp_path: Path) -> None:
+    """Sit 10 min, an hour of camera fault, sit 45 min: seated 45 min, not 115: no
+    reminder (it would say "You have been sitting for 70+ minutes")."""
+    scenario = Scenario([Segment("upright", 600 + 3600 + 45 * 60)])
+    monitor, _, notifier, _ = make_monitor(tmp_path / "fault", scenario, faults=(600.0, 4200.0))
+    monitor.run()
+    assert not [m for _, m in notifier.sent if "sitting for" in m]
+    # the same sitting without the fault does get its reminder
+    monitor, _, notifier, _ = make_monitor(tmp_path / "seated", scenario)
+    monitor.run()
+    assert [m for _, m in notifier.sent if "sitting for" in m]
+
+
 def test_camera_fault_backs_off_then_recovers(tmp_path: Path) -> None:
     scenario = Scenario([Segment("upright", 200)])
     monitor, feed, _, history = make_monitor(tmp_path, scenario, faults=(20.0, 100.0))
@@ -268,20 +281,36 @@ def test_policy_pieces() -> None:
     assert not unchanged(thumbnail(smooth), thumbnail(moved), 1.5)
     assert thumbnail(smooth).shape == (30, 40)
 
+    # Looks every 2 s, as the monitor takes them (a gap of a break's length is a break).
     breaks = BreakTimer(default_settings(break_after=3000, break_length=300))
-    assert breaks.on_sample(0, True) is None
-    assert breaks.on_sample(2999, True) is None
+
+    def looks(start: float, end: float, present: bool) -> list[str]:
+        t, said = start, []
+        while t < end:
+            nudge = breaks.on_sample(t, present)
+            said += [nudge.message] if nudge else []
+            t += 2
+        return said
+
+    assert looks(0, 3000, True) == []
     reminder = breaks.on_sample(3001, True)
     assert reminder is not None and reminder.kind == "break" and "50 minutes" in reminder.message
-    assert breaks.on_sample(3100, True) is None  # not again at once
-    assert breaks.on_sample(3350, False) is None
-    assert breaks.on_sample(3400, True) is None  # back after 50 s: no break
-    assert breaks.on_sample(4001, True) is not None  # still seated: again 15 min later
-    breaks.on_sample(5000, False)
-    breaks.on_sample(5400, False)  # a real 400 s break
+    assert looks(3003, 3101, True) == []  # not again at once
+    assert looks(3101, 3351, False) == []
+    assert looks(3351, 3401, True) == []  # back after 250 s: no break
+    assert len(looks(3401, 4003, True)) == 1  # still seated: again 15 min later
+    looks(4003, 5001, True)
+    looks(5001, 5401, False)  # a real 400 s break
     assert breaks.on_sample(5401, True) is None
     assert breaks.seated_since == 5401
     assert BreakTimer(default_settings(break_reminder=False)).on_sample(9999, True) is None
+    # no look at all for longer than a break (paused, a camera fault, asleep): a break
+    breaks = BreakTimer(default_settings(break_after=3000, break_length=300))
+    assert looks(0, 602, True) == []  # 10 min seated
+    assert breaks.on_sample(602 + 3600, True) is None  # back after an hour's pause
+    assert breaks.seated_since == 4202
+    assert looks(4204, 4202 + 3000, True) == []  # seated 50 min counts from the return
+    assert breaks.on_sample(4202 + 3001, True) is not None
 
     nudger = Nudger(settings)
     assert nudger.flag_stale() and not nudger.flag_stale()  # once

@@ -154,7 +154,12 @@ def corrected_after(nudge_t: float, ended: Episode) -> float | None:
 
 class BreakTimer:
     """Seated time since the last absence of at least `break_length`; reminds once at
-    `break_after`, then every 15 minutes while the sitting goes on."""
+    `break_after`, then every 15 minutes while the sitting goes on.
+
+    No look at all for `break_length` (a pause, a camera fault, the screen locked, the
+    machine asleep) counts as a break too: nobody can say the user sat through it, and a
+    reminder of "70 minutes" after an hour's pause is the false alarm that teaches users to
+    ignore them."""
 
     REPEAT = 900.0
 
@@ -163,11 +168,15 @@ class BreakTimer:
         self.seated_since: float | None = None
         self._away_since: float | None = None
         self._last_reminder = -math.inf
+        self._last_t: float | None = None
 
     def on_sample(self, t: float, present: bool) -> Nudge | None:
         s = self.settings
         if not s.break_reminder:
             return None
+        if self._last_t is not None and t - self._last_t >= s.break_length:
+            self.seated_since = self._away_since = None  # no look for that long: a break
+        self._last_t = t
         if not present:
             if self._away_since is None:
                 self._away_since = t
