@@ -253,9 +253,11 @@ class ControlTransport(Protocol):
     Threading rule: `serve` calls `handler` on the transport's own thread, never twice at
     once, so the handler only reads a snapshot or posts a request to the loop; `close`
     and `request` may be called from any thread. `request` raises `NotRunning` when no
-    monitor answers, `PostureError` for a silent or garbled one."""
+    monitor answers, `PostureError` for a silent or garbled one. If the channel fails for
+    good, `serve` calls `on_failure` (from its thread): a monitor nobody can pause or stop
+    must not go on watching."""
 
-    def serve(self, handler: ControlHandler) -> None: ...
+    def serve(self, handler: ControlHandler, on_failure: Callable[[], None]) -> None: ...
 
     def close(self) -> None: ...
 

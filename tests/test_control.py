@@ -184,6 +184,39 @@ def test_a_failure_in_one_exchange_costs_only_that_client(runtime: Path) -> None
         srv.close()
 
 
+def test_a_failing_server_serves_again_then_gives_up_and_says_so(runtime: Path) -> None:
+    """The server's own code failing (not one request's): it serves again; when it keeps
+    failing, the channel is dead and `on_failure` is called (the monitor stops)."""
+    gave_up = threading.Event()
+    srv = ControlServer(socket_path(runtime), lambda message: {"ok": True}, on_failure=gave_up.set)
+    srv.start()
+    try:
+        original = srv._accept
+        failures = {"left": 1}
+
+        def flaky_accept(*args: Any) -> None:
+            if failures["left"] > 0:
+                failures["left"] -= 1
+                raise MemoryError("a bug in accept")
+            original(*args)
+
+        srv._accept = flaky_accept  # type: ignore[method-assign]
+        with contextlib.suppress(OSError, PostureError):
+            request(srv.path, {"cmd": "status"}, timeout=1)
+        assert request(srv.path, {"cmd": "status"}, timeout=2) == {"ok": True}  # served again
+        assert not gave_up.is_set()
+
+        failures["left"] = 10**6  # now it always fails
+        for _ in range(8):
+            with contextlib.suppress(OSError, PostureError):
+                request(srv.path, {"cmd": "status"}, timeout=0.5)
+            if gave_up.is_set():
+                break
+        assert gave_up.wait(5)
+    finally:
+        srv.close()
+
+
 def test_request_without_newline_then_eof(server: ControlServer) -> None:
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(2)

@@ -89,7 +89,7 @@ def run_monitor(
 
         previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
         try:
-            parts.transport.serve(_handler(monitor))
+            parts.transport.serve(_handler(monitor), on_failure=monitor.request_stop)
             feed = monitor.feed
             log.info(
                 "monitoring %s with profile '%s' (pid %d, log %s, notifications via %s)",

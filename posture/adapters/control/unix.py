@@ -22,6 +22,7 @@ import stat
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,9 @@ SOCKET_NAME = "monitor.sock"
 CLIENT_TIMEOUT = 2.0
 #: At most this many clients are served at once; more are turned away.
 MAX_CLIENTS = 32
+#: How often the server thread serves again after a failure of its own before the channel
+#: is declared dead (and the monitor told).
+RESTARTS = 5
 
 
 def socket_path(runtime_dir: Path) -> Path:
@@ -159,9 +163,11 @@ class ControlServer:
         *,
         client_timeout: float = CLIENT_TIMEOUT,
         max_request: int = MAX_REQUEST,
+        on_failure: Callable[[], None] | None = None,
     ) -> None:
         self.path = path
         self.handler = handler
+        self.on_failure = on_failure
         self.client_timeout = client_timeout
         self.max_request = max_request
         self._wake_w: socket.socket | None = None
@@ -299,31 +305,57 @@ class ControlServer:
         with selectors.DefaultSelector() as sel:
             sel.register(listener, selectors.EVENT_READ, None)
             sel.register(wake, selectors.EVENT_READ, None)
+            failures = 0
             try:
                 while not stop.is_set():
-                    now = time.monotonic()
-                    timeout = min((c.deadline for c in clients.values()), default=now + 60.0)
-                    events = sel.select(max(0.0, timeout - now))
-                    for key, _ in events:
-                        if key.fileobj is wake:
-                            continue
-                        if key.fileobj is listener:
-                            self._accept(listener, sel, clients)
-                        else:
-                            client = clients.get(key.fd)
-                            if client is not None:
-                                self._serve_one(client, sel, clients)
-                    now = time.monotonic()
-                    for client in [c for c in clients.values() if c.deadline <= now]:
-                        log.debug("control: a client said nothing in time; dropped")
-                        self._drop(client, sel, clients)
-            except Exception:  # pragma: no cover - a bug here must not go unnoticed
-                log.exception("control: the server thread failed")
+                    try:
+                        self._serve_until(stop, listener, wake, sel, clients)
+                    except Exception:
+                        # A bug in the server's own code: serve again, a few times; then the
+                        # channel is dead, and the monitor must not go on watching unseen.
+                        failures += 1
+                        log.exception("control: the server failed (%d of %d)", failures, RESTARTS)
+                        for client in list(clients.values()):
+                            self._drop(client, sel, clients)
+                        if failures >= RESTARTS:
+                            log.error(
+                                "control: the channel keeps failing; the monitor stops rather "
+                                "than watch with nobody able to pause or stop it"
+                            )
+                            if self.on_failure is not None:
+                                self.on_failure()
+                            break
             finally:
                 for client in list(clients.values()):
                     self._drop(client, sel, clients)
         for sock in (listener, wake, wake_w):
             sock.close()
+
+    def _serve_until(
+        self,
+        stop: threading.Event,
+        listener: socket.socket,
+        wake: socket.socket,
+        sel: selectors.BaseSelector,
+        clients: dict[int, _Client],
+    ) -> None:
+        while not stop.is_set():
+            now = time.monotonic()
+            timeout = min((c.deadline for c in clients.values()), default=now + 60.0)
+            events = sel.select(max(0.0, timeout - now))
+            for key, _ in events:
+                if key.fileobj is wake:
+                    continue
+                if key.fileobj is listener:
+                    self._accept(listener, sel, clients)
+                else:
+                    client = clients.get(key.fd)
+                    if client is not None:
+                        self._serve_one(client, sel, clients)
+            now = time.monotonic()
+            for client in [c for c in clients.values() if c.deadline <= now]:
+                log.debug("control: a client said nothing in time; dropped")
+                self._drop(client, sel, clients)
 
     def _accept(
         self, listener: socket.socket, sel: selectors.BaseSelector, clients: dict[int, _Client]
@@ -403,8 +435,8 @@ class UnixTransport:
         self.path = path
         self._server: ControlServer | None = None
 
-    def serve(self, handler: ControlHandler) -> None:
-        server = ControlServer(self.path, handler)
+    def serve(self, handler: ControlHandler, on_failure: Callable[[], None]) -> None:
+        server = ControlServer(self.path, handler, on_failure=on_failure)
         server.start()
         self._server = server
 
