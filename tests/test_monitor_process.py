@@ -323,6 +323,35 @@ def test_faults_in_the_picture(tmp_path: Path, material: dict[str, Path]) -> Non
     )  # with the visitor: still her, upright
 
 
+@pytest.mark.parametrize("planted", ["run/monitor.lock", "log/posture.log", "data/history.sqlite3"])
+def test_a_planted_link_is_refused_and_its_target_untouched(
+    tmp_path: Path, material: dict[str, Path], planted: str
+) -> None:
+    """A symbolic link where posture keeps its own file (another user's trap: the target
+    would be truncated, chmod-ed, appended to or made a database): one line, exit non-zero,
+    the target exactly as it was. A dangling link is refused too."""
+    env = calibrated_home(tmp_path, material)
+    home = Path(env["POSTURE_HOME"])
+    target = tmp_path / "victim.txt"
+    target.write_text("the user's own file\n")
+    target.chmod(0o644)
+    link = home / planted
+    link.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    link.symlink_to(target)
+    result = run_posture("run", "--source", str(material["clip"]), "--speed", "0", env=env)
+    assert result.returncode != 0
+    assert f"posture: error: {link} is a symbolic link" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert target.read_text() == "the user's own file\n"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o644
+    dangling = tmp_path / "nowhere.db"
+    link.unlink()
+    link.symlink_to(dangling)
+    again = run_posture("run", "--source", str(material["clip"]), "--speed", "0", env=env)
+    assert again.returncode != 0 and "is a symbolic link" in again.stderr
+    assert not dangling.exists()
+
+
 def test_the_run_needs_no_network(tmp_path: Path, material: dict[str, Path]) -> None:
     env = calibrated_home(tmp_path, material)
     guard = (

@@ -3,8 +3,41 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
+
+from posture.errors import PostureError
+
+
+class LinkRefused(PostureError):
+    """A file of posture's own is a symbolic link: posture never follows one (another user
+    could point it at a file of yours to be truncated, chmod-ed or appended to)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(
+            f"{path} is a symbolic link, and posture does not follow links for its own files: "
+            f"remove it (rm '{path}') and try again"
+        )
+
+
+def refuse_links(*paths: Path) -> None:
+    """`LinkRefused` if any of `paths` is a symbolic link (dangling ones included)."""
+    for path in paths:
+        if path.is_symlink():
+            raise LinkRefused(path)
+
+
+def open_private(path: Path, flags: int) -> int:
+    """`os.open` of a file of posture's own: mode 0600 when created, never through a
+    symbolic link (`LinkRefused`), not inherited by child processes."""
+    nofollow = getattr(os, "O_NOFOLLOW", 0)
+    try:
+        return os.open(path, flags | nofollow | getattr(os, "O_CLOEXEC", 0), 0o600)
+    except OSError as err:
+        if err.errno == errno.ELOOP or (nofollow == 0 and path.is_symlink()):
+            raise LinkRefused(path) from None
+        raise
 
 
 def ensure_private_dir(path: Path) -> Path:

@@ -52,7 +52,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from posture.adapters.private import ensure_private_dir
+from posture.adapters.private import ensure_private_dir, refuse_links
 from posture.errors import PostureError
 
 if TYPE_CHECKING:
@@ -293,6 +293,8 @@ class History:
             raise HistoryError(
                 f"cannot create the folder {self.path.parent} for the history: {err}"
             ) from err
+        # Never through a link: a dangling one would create the database at its target.
+        refuse_links(*(self.path.with_name(self.path.name + s) for s in ("", "-wal", "-shm")))
         if self.path.exists():
             self._probe()
         self._conn = self._connect()

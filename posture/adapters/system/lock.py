@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import IO
 
-from posture.adapters.private import ensure_private_dir
+from posture.adapters.private import ensure_private_dir, open_private
 from posture.errors import PostureError
 
 #: The lock's file name in the runtime folder.
@@ -40,7 +40,7 @@ class MonitorLock:
         import fcntl
 
         ensure_private_dir(self.path.parent)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = open_private(self.path, os.O_RDWR | os.O_CREAT)
         fh = os.fdopen(fd, "r+", encoding="ascii")
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
