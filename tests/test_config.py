@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -92,3 +93,30 @@ def test_private_dir_is_created_and_tightened(tmp_path: Path) -> None:
     target.chmod(0o755)
     private.ensure_private_dir(target)
     assert target.stat().st_mode & 0o777 == 0o700
+
+
+def test_a_home_others_can_write_or_own_is_refused(tmp_path: Path, grace_hopper: Path) -> None:
+    """A POSTURE_HOME (or one of its folders) made 0777, or owned by another user, could
+    hold their config.toml or a fake control socket: refused in one line, with the fix."""
+    from tests.conftest import run_posture
+
+    home = tmp_path / "shared"
+    (home / "config").mkdir(parents=True)
+    (home / "config" / "config.toml").write_text("[pose]\nnum_poses = 1\n")
+    home.chmod(0o777)
+    done = run_posture("analyze", str(grace_hopper), env={"POSTURE_HOME": str(home)})
+    assert done.returncode == 2
+    assert done.stderr == (
+        f"posture: error: {home} can be written by other users (mode 777), who could plant "
+        f"files posture would trust: run `chmod 700 '{home}'` and try again\n"
+    )
+    home.chmod(0o700)
+    (home / "config").chmod(0o757)
+    done = run_posture("status", env={"POSTURE_HOME": str(home)})
+    assert done.returncode != 0 and "can be written by other users" in done.stderr
+    (home / "config").chmod(0o700)
+    if os.geteuid() == 0:  # root can hand the folder to another user (nobody)
+        os.chown(home, 65534, 65534)
+        done = run_posture("analyze", str(grace_hopper), env={"POSTURE_HOME": str(home)})
+        assert done.returncode == 2
+        assert f"{home} belongs to another user (uid 65534)" in done.stderr

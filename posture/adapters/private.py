@@ -40,10 +40,38 @@ def open_private(path: Path, flags: int) -> int:
         raise
 
 
+class UntrustedFolder(PostureError):
+    """A folder posture would read its config or profiles from, or put its socket in, that
+    another user owns or may write to: they could plant a config, a profile or a fake
+    control socket there."""
+
+
+def check_trusted_dir(path: Path) -> None:
+    """`UntrustedFolder` when `path` exists and belongs to another user or is writable by
+    group or others; nothing when it does not exist yet (it will be made 0700)."""
+    if os.name != "posix":
+        return
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return
+    if st.st_uid != os.getuid():
+        raise UntrustedFolder(
+            f"{path} belongs to another user (uid {st.st_uid}): posture keeps its files only "
+            "in folders of yours; set POSTURE_HOME to a folder of your own"
+        )
+    if st.st_mode & 0o022:
+        raise UntrustedFolder(
+            f"{path} can be written by other users (mode {st.st_mode & 0o777:o}), who could "
+            f"plant files posture would trust: run `chmod 700 '{path}'` and try again"
+        )
+
+
 def ensure_private_dir(path: Path) -> Path:
     """Create `path`, and every missing folder above it, readable by the user only;
     tighten `path` if it exists. (`mkdir(parents=True)` would give the parents the
     umask's mode, typically 0755.)"""
+    check_trusted_dir(path)
     missing = [p for p in (path, *path.parents) if not p.exists()]
     for folder in reversed(missing):
         folder.mkdir(mode=0o700, exist_ok=True)

@@ -12,6 +12,8 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from posture.adapters.private import check_trusted_dir
+
 APP = "posture"
 
 
@@ -28,12 +30,17 @@ class Folders:
 
 
 def folders(env: dict[str, str] | None = None) -> Folders:
-    """The folders for this user; nothing is created here."""
+    """The folders for this user; nothing is created here. Each that exists (and
+    POSTURE_HOME itself) must be the user's and not writable by others, else
+    `UntrustedFolder` says which and how to fix it."""
     env = dict(os.environ) if env is None else env
     home = env.get("POSTURE_HOME")
     if home:
         root = Path(home).expanduser()
-        return Folders(root / "config", root / "data", root / "log", root / "run")
+        found = Folders(root / "config", root / "data", root / "log", root / "run")
+        for folder in (root, found.config, found.data, found.log, found.runtime):
+            check_trusted_dir(folder)
+        return found
     import platformdirs
 
     dirs = platformdirs.PlatformDirs(APP, appauthor=False)
@@ -42,6 +49,9 @@ def folders(env: dict[str, str] | None = None) -> Folders:
         # folder; that fallback is what we want, the warning is noise for the user.
         warnings.simplefilter("ignore")
         runtime = Path(dirs.user_runtime_dir)
-    return Folders(
+    found = Folders(
         Path(dirs.user_config_dir), Path(dirs.user_data_dir), Path(dirs.user_log_dir), runtime
     )
+    for folder in (found.config, found.data, found.log, found.runtime):
+        check_trusted_dir(folder)
+    return found
