@@ -120,3 +120,37 @@ def test_a_home_others_can_write_or_own_is_refused(tmp_path: Path, grace_hopper:
         done = run_posture("analyze", str(grace_hopper), env={"POSTURE_HOME": str(home)})
         assert done.returncode == 2
         assert f"{home} belongs to another user (uid 65534)" in done.stderr
+
+
+def test_every_log_file_is_private_the_rotated_ones_too(tmp_path: Path) -> None:
+    """The standard rotating handler makes each new file with the umask's mode (0644 at
+    022); posture's makes every one 0600, and never writes through a link."""
+    import logging
+
+    from posture.adapters.private import LinkRefused, PrivateRotatingFileHandler
+
+    old = os.umask(0o022)  # the usual umask, under which the standard handler makes 0644
+    try:
+        path = tmp_path / "posture.log"
+        handler = PrivateRotatingFileHandler(path, maxBytes=2000, backupCount=2)
+        logger = logging.getLogger("posture.test.rotation")
+        logger.propagate = False
+        logger.addHandler(handler)
+        try:
+            for i in range(100):
+                logger.warning("line %03d %s", i, "x" * 60)
+        finally:
+            logger.removeHandler(handler)
+            handler.close()
+    finally:
+        os.umask(old)
+    files = sorted(tmp_path.glob("posture.log*"))
+    assert [f.name for f in files] == ["posture.log", "posture.log.1", "posture.log.2"]
+    assert {f.stat().st_mode & 0o777 for f in files} == {0o600}
+    target = tmp_path / "victim"
+    target.write_text("keep\n")
+    link = tmp_path / "linked.log"
+    link.symlink_to(target)
+    with pytest.raises(LinkRefused):
+        PrivateRotatingFileHandler(link, maxBytes=2000)
+    assert target.read_text() == "keep\n"

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import errno
+import io
+import logging.handlers
 import os
 from pathlib import Path
 
@@ -78,3 +80,15 @@ def ensure_private_dir(path: Path) -> Path:
     if os.name == "posix" and (path.stat().st_mode & 0o077):
         path.chmod(0o700)
     return path
+
+
+class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """A rotating log whose every file, the rotated ones included, is created 0600 and
+    opened without following a link (the standard handler opens with the umask's mode,
+    typically 0644, and follows links)."""
+
+    def _open(self) -> io.TextIOWrapper:
+        flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if "a" in self.mode else os.O_TRUNC)
+        fd = open_private(Path(self.baseFilename), flags)
+        # The flags above decide append or truncate; the file object only writes.
+        return open(fd, "a", encoding=self.encoding or "utf-8", errors=self.errors)  # noqa: PTH123

@@ -8,7 +8,6 @@ Organised by use case; each section builds what one use case needs and nothing e
 from __future__ import annotations
 
 import logging
-import logging.handlers
 import os
 import sys
 from dataclasses import dataclass
@@ -99,7 +98,12 @@ def control_transport(places: MonitorPlaces) -> ControlTransport:
 
 def setup_logging(log_dir: Path, *, to_stderr: bool, verbose: bool = False) -> Path:
     """`posture.log` (rotating: 1 MiB x 3, mode 0600) and, in the foreground, stderr."""
-    from posture.adapters.private import ensure_private_dir, open_private, refuse_links
+    from posture.adapters.private import (
+        PrivateRotatingFileHandler,
+        ensure_private_dir,
+        open_private,
+        refuse_links,
+    )
 
     ensure_private_dir(log_dir)
     file = log_dir / LOG_FILE
@@ -107,7 +111,7 @@ def setup_logging(log_dir: Path, *, to_stderr: bool, verbose: bool = False) -> P
     refuse_links(file, *(file.with_name(f"{file.name}.{n}") for n in range(1, 4)))
     os.close(open_private(file, os.O_WRONLY | os.O_CREAT | os.O_APPEND))
     file.chmod(0o600)  # an older log may have been made with a looser mode
-    handler = logging.handlers.RotatingFileHandler(file, maxBytes=1 << 20, backupCount=3)
+    handler = PrivateRotatingFileHandler(file, maxBytes=1 << 20, backupCount=3)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     root = logging.getLogger("posture")
     root.handlers[:] = [handler]
