@@ -127,6 +127,17 @@ class Notifier(Protocol):
 # --- the monitor: its history -----------------------------------------------------------
 
 
+class HistoryUnavailable(PostureError):
+    """The history cannot be written just now (a run-time fault, not a user's mistake):
+    `reason` is short, for the status ("disk full", "database locked by another
+    program", "read-only", "I/O error", "database file deleted", "database file
+    replaced"). Nothing of the failed call was written; the same call may be retried."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"history: {reason}" + (f" ({detail})" if detail else ""))
+        self.reason = reason
+
+
 class HistoryWriter(Protocol):
     """What the monitor writes to its history, one call per event; row ids come back so
     that an episode, a nudge or a period can be completed later. Wider than the other
@@ -134,7 +145,8 @@ class HistoryWriter(Protocol):
 
     Threading rule: the loop thread writes; `day_so_far` is called once, before the loop.
     Times are the history's integer UTC milliseconds, except `maybe_flush`'s monotonic
-    seconds."""
+    seconds. A write that fails for a run-time reason raises `HistoryUnavailable` and
+    leaves nothing half-written (`posture.app.monitor.journal` keeps it and retries)."""
 
     def day_so_far(self, since_ms: int, day: str) -> DayTally:
         """The figures already recorded since `since_ms` (local midnight of `day`)."""
@@ -158,6 +170,15 @@ class HistoryWriter(Protocol):
     ) -> None: ...
 
     def maybe_flush(self, now: float) -> bool: ...
+
+    def flush(self) -> None:
+        """Write the buffered samples now."""
+        ...
+
+    @property
+    def buffered(self) -> int:
+        """How many samples wait in memory."""
+        ...
 
     def add_episode(
         self, session_id: int, start_ms: int, end_ms: int | None, kind: str, peak: float
@@ -207,6 +228,13 @@ class NullHistory:
 
     def maybe_flush(self, now: float) -> bool:
         return False
+
+    def flush(self) -> None:
+        pass
+
+    @property
+    def buffered(self) -> int:
+        return 0
 
     def add_episode(
         self, session_id: int, start_ms: int, end_ms: int | None, kind: str, peak: float

@@ -26,6 +26,7 @@ import pytest
 from posture.adapters.storage import history as history_module
 from posture.adapters.storage.history import FEATURE_COLUMNS, SCHEMA_VERSION, History, HistoryError
 from posture.errors import PostureError
+from posture.ports import HistoryUnavailable
 
 REPO = Path(__file__).resolve().parent.parent
 T0 = 1_700_000_000_000  # ms since the epoch: 2023-11-14
@@ -326,8 +327,9 @@ def test_a_failed_flush_keeps_the_samples_for_the_next_one(
         other = sqlite3.connect(db, isolation_level=None)
         try:
             other.execute("BEGIN IMMEDIATE")  # another writer holds the lock
-            with pytest.raises(HistoryError, match="locked"):
+            with pytest.raises(HistoryUnavailable, match="locked") as err:
                 h.flush()
+            assert err.value.reason == "database locked by another program"
             assert h.buffered == 1
             other.execute("ROLLBACK")
         finally:

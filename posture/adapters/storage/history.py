@@ -35,25 +35,42 @@ Schema and migrations
     posture history raise `HistoryError` and are never modified: an existing file is
     first checked through a separate read-only connection (its version, its tables and
     ``PRAGMA quick_check``, about a quarter of a second for a month of samples).
+
+Run-time faults
+    Once open, a write that fails for a reason outside posture (disk full, another
+    program holding the write lock past the busy timeout, a read-only or failing disk)
+    raises `posture.ports.HistoryUnavailable` with a short reason and leaves nothing
+    half-written: buffered samples stay buffered, the call may be repeated. Before every
+    write the file at `path` is compared with the one opened (device and inode): a
+    deleted database is reported once ("database file deleted") and at the next attempt
+    a new private one is created at the path, into which the running sessions and their
+    open episodes and periods are written again (with their ids), so the monitor's rows
+    go on; what was only in the deleted file is gone. A database replaced by another
+    file ("database file replaced") is never written into: the fault lasts until the
+    original is back or the path is free. A running session deleted by another program
+    (a foreign-key failure) is written again the same way.
 """
 
 from __future__ import annotations
 
+import errno
 import json
+import logging
 import math
 import operator
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from posture.adapters.private import ensure_private_dir, refuse_links
 from posture.errors import PostureError
+from posture.ports import HistoryUnavailable
 
 if TYPE_CHECKING:
     from posture.core.nudges import DayTally
@@ -67,7 +84,15 @@ __all__ = [
     "VERDICTS",
     "History",
     "HistoryError",
+    "retention_cutoff",
 ]
+
+log = logging.getLogger("posture")
+_T = TypeVar("_T")
+
+DAY_MS = 86_400_000
+#: Wall clocks before this (2020-01-01 UTC) are not believed: a reset real-time clock.
+_PLAUSIBLE_MS = 1_577_836_800_000
 
 #: The history's file name in the data folder.
 HISTORY_FILE = "history.sqlite3"
@@ -185,6 +210,58 @@ class HistoryError(PostureError):
     """The history database cannot be used: newer, damaged, missing or not writable."""
 
 
+#: SQLite primary result codes -> the short reason of a run-time fault.
+_REASONS = {
+    5: "database locked by another program",  # SQLITE_BUSY
+    6: "database locked by another program",  # SQLITE_LOCKED
+    8: "read-only",  # SQLITE_READONLY
+    10: "I/O error",  # SQLITE_IOERR
+    11: "database damaged",  # SQLITE_CORRUPT
+    13: "disk full",  # SQLITE_FULL
+    14: "cannot open the database file",  # SQLITE_CANTOPEN
+    26: "database damaged",  # SQLITE_NOTADB
+}
+_OS_REASONS = {
+    errno.ENOSPC: "disk full",
+    errno.EDQUOT: "disk full",
+    errno.EROFS: "read-only",
+    errno.EACCES: "read-only",
+    errno.EPERM: "read-only",
+}
+
+
+def _unavailable(err: sqlite3.Error | OSError) -> HistoryUnavailable:
+    """A run-time fault with its short reason, for the status."""
+    if isinstance(err, OSError):
+        return HistoryUnavailable(_OS_REASONS.get(err.errno or 0, "I/O error"), str(err))
+    code = getattr(err, "sqlite_errorcode", None)
+    reason = _REASONS.get(code & 0xFF, "database error") if isinstance(code, int) else None
+    if reason is None:
+        text = str(err).lower()
+        reason = next(
+            (r for key, r in (("full", "disk full"), ("locked", _REASONS[5])) if key in text),
+            "database error",
+        )
+    return HistoryUnavailable(reason, str(err))
+
+
+def retention_cutoff(now_ms: int, newest_ms: int | None, days: int) -> tuple[int | None, str]:
+    """Where the retention prune cuts: `days` before the newer of now and the newest
+    stored row's time, whichever is earlier; (None, why) when it must not run: no
+    history, or a wall clock that is not plausible (before 2020, behind the newest row
+    by more than a day, or ahead of it by more than the retention, where a prune relative
+    to it would take everything)."""
+    if newest_ms is None:
+        return None, ""
+    if now_ms < _PLAUSIBLE_MS:
+        return None, "the wall clock is before 2020"
+    if now_ms < newest_ms - DAY_MS:
+        return None, "the wall clock is more than a day behind the newest history row"
+    if now_ms > newest_ms + days * DAY_MS:
+        return None, f"the wall clock is more than {days} days ahead of the newest history row"
+    return min(now_ms, newest_ms) - days * DAY_MS, ""
+
+
 def _companions(path: Path) -> tuple[Path, ...]:
     return (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm"))
 
@@ -243,6 +320,13 @@ def _failed(path: Path, err: sqlite3.Error) -> HistoryError:
     return HistoryError(f"history database {path} cannot be used: {err}")
 
 
+def _rollback(conn: sqlite3.Connection) -> None:
+    """End a failed transaction; SQLite may have ended it itself (a full disk)."""
+    if conn.in_transaction:
+        with suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+
+
 def _check_schema(conn: sqlite3.Connection, path: Path, *, allow_new: bool) -> int:
     """The database's schema version, after making sure this code may use it.
 
@@ -287,6 +371,13 @@ class History:
         self._running: set[int] = set()  # sessions started here and not ended yet
         self._known: set[int] = set()  # session ids known to exist
         self._conn: sqlite3.Connection | None = None
+        # To write again what a deleted file held of the running sessions: their rows and
+        # their open episodes and periods, by id.
+        self._session_rows: dict[int, tuple[object, ...]] = {}
+        self._open_rows: dict[tuple[str, int], tuple[object, ...]] = {}
+        self._identity: tuple[int, int] | None = None  # (st_dev, st_ino) of the file opened
+        self._lost: str | None = None  # "deleted" / "replaced" once noticed
+        self._recreated = False
         try:
             ensure_private_dir(self.path.parent)
         except OSError as err:
@@ -298,6 +389,7 @@ class History:
         if self.path.exists():
             self._probe()
         self._conn = self._connect()
+        self._identity = self._stat_identity()
 
     # --- opening --------------------------------------------------------------------
 
@@ -420,27 +512,116 @@ class History:
 
     @contextmanager
     def _errors(self) -> Iterator[None]:
-        """SQLite failures the user can act on (disk full, damage, locks) as HistoryError;
-        constraint and API misuse errors stay what they are: bugs."""
+        """SQLite failures of an open database (disk full, locks, a failing disk) as
+        `HistoryUnavailable`; constraint and API misuse errors stay what they are: bugs."""
         try:
             yield
         except (sqlite3.IntegrityError, sqlite3.ProgrammingError):
             raise
         except sqlite3.DatabaseError as err:
-            raise _failed(self.path, err) from err
+            raise _unavailable(err) from err
+
+    def _stat_identity(self) -> tuple[int, int] | None:
+        """(device, inode) of the file at `path` (a link counts as another file); None
+        when there is none."""
+        try:
+            info = os.lstat(self.path)
+        except FileNotFoundError:
+            return None
+        except OSError as err:
+            raise _unavailable(err) from err
+        return (info.st_dev, info.st_ino)
+
+    def _check_file(self) -> None:
+        """Before a write: the file at `path` is still the one opened, else the fault;
+        a deleted one is replaced by a new database at the second attempt."""
+        found = self._stat_identity()
+        if found is not None and found == self._identity:
+            self._lost = None
+            return
+        if found is None and self._lost == "deleted":
+            self._recreate()
+            return
+        self._lost = "deleted" if found is None else "replaced"
+        raise HistoryUnavailable(f"database file {self._lost}", str(self.path))
+
+    def _recreate(self) -> None:
+        """A new database at `path` holding the running sessions and their open rows."""
+        old, self._conn = self._conn, None
+        if old is not None:
+            old.close()
+        try:
+            ensure_private_dir(self.path.parent)
+            self._conn = self._connect()
+        except HistoryError as err:
+            raise HistoryUnavailable("database file deleted", str(err)) from err
+        except OSError as err:
+            raise _unavailable(err) from err
+        self._identity = self._stat_identity()
+        self._lost = None
+        self._recreated = True
+        self._known = set(self._running)
+        with self._errors():
+            self._restore(self._conn)
+        log.warning(
+            "history: %s was deleted; a new one holds the running session from now on",
+            self.path,
+        )
+
+    def _restore(self, conn: sqlite3.Connection) -> bool:
+        """Write again the running sessions and their open rows missing from the file,
+        with their ids, in one transaction; whether any was missing."""
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            added = 0
+            for sid, row in self._session_rows.items():
+                added += conn.execute(
+                    "INSERT OR IGNORE INTO sessions (id, started_ms, ended_ms, profile, source,"
+                    " settings_json) VALUES (?, ?, NULL, ?, ?, ?)",
+                    (sid, *row),
+                ).rowcount
+            for (table, row_id), row in self._open_rows.items():
+                columns = "session_id, start_ms, end_ms, kind, peak"
+                if table == "periods":
+                    columns = "session_id, kind, start_ms, end_ms"
+                marks = ", ".join("?" * (len(row) + 1))
+                conn.execute(
+                    f"INSERT OR IGNORE INTO {table} (id, {columns}) VALUES ({marks})",
+                    (row_id, *row),
+                )
+            conn.execute("COMMIT")
+        except BaseException:
+            _rollback(conn)
+            raise
+        return added > 0
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self._check_file()
         conn = self._db
+        _rollback(conn)  # one a failed ROLLBACK left open
         with self._errors():
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
                 conn.execute("COMMIT")
             except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
+                _rollback(conn)
                 raise
+
+    def _write(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
+        """`work` in one transaction; a running session deleted by another program (a
+        foreign-key failure) is written again, and `work` retried once."""
+        try:
+            with self._transaction() as conn:
+                return work(conn)
+        except sqlite3.IntegrityError:
+            with self._errors():
+                if not self._restore(self._db):
+                    raise
+            log.warning("history: a running session was deleted by another program; kept it")
+            with self._transaction() as conn:
+                return work(conn)
 
     def _check_session(self, session_id: int) -> int:
         conn = self._db  # also: not closed
@@ -456,6 +637,8 @@ class History:
     def _update_one(self, sql: str, params: tuple[object, ...], what: str, row_id: int) -> None:
         with self._transaction() as conn:
             if conn.execute(sql, params).rowcount != 1:
+                if what == "nudge" and self._session_rows and self._recreated:
+                    return  # it was in the deleted file: already reported
                 raise ValueError(f"unknown {what} {row_id}")
 
     # --- sessions -----------------------------------------------------------------------
@@ -465,18 +648,25 @@ class History:
     ) -> int:
         """A new running session; returns its id."""
         started_ms = _ms(started_ms, "started_ms")
-        settings_json = json.dumps(settings, default=str)
-        with self._lock, self._transaction() as conn:
-            cursor = conn.execute(
+        row = (started_ms, str(profile), str(source), json.dumps(settings, default=str))
+        with self._lock:
+            session_id = self._insert(
                 "INSERT INTO sessions (started_ms, ended_ms, profile, source, settings_json)"
                 " VALUES (?, NULL, ?, ?, ?)",
-                (started_ms, str(profile), str(source), settings_json),
+                row,
             )
-            session_id = cursor.lastrowid
-        assert session_id is not None
-        self._known.add(session_id)
-        self._running.add(session_id)
+            self._known.add(session_id)
+            self._running.add(session_id)
+            self._session_rows[session_id] = row
         return session_id
+
+    def _insert(self, sql: str, params: tuple[object, ...]) -> int:
+        def work(conn: sqlite3.Connection) -> int:
+            row_id = conn.execute(sql, params).lastrowid
+            assert row_id is not None
+            return row_id
+
+        return self._write(work)
 
     def end_session(self, session_id: int, ended_ms: int) -> None:
         """Flush the buffered samples, end the session, and end its episodes and periods
@@ -485,7 +675,8 @@ class History:
         with self._lock:
             session_id = self._check_session(session_id)
             self._flush()
-            with self._transaction() as conn:
+
+            def work(conn: sqlite3.Connection) -> None:
                 conn.execute(
                     "UPDATE sessions SET ended_ms = ? WHERE id = ?", (ended_ms, session_id)
                 )
@@ -495,7 +686,12 @@ class History:
                         " WHERE session_id = ? AND end_ms IS NULL",
                         (ended_ms, session_id),
                     )
+
+            self._write(work)
             self._running.discard(session_id)
+            self._session_rows.pop(session_id, None)
+            for key in [k for k, row in self._open_rows.items() if row[0] == session_id]:
+                del self._open_rows[key]
 
     def day_so_far(self, since_ms: int, day: str) -> DayTally:
         """Today's figures already recorded (sessions before this one): seconds per
@@ -554,11 +750,11 @@ class History:
         with self._lock:
             session_id = self._check_session(session_id)
             found = " ".join(problems) or None
+            if len(self._buffer) >= _HARD_LIMIT - 1:
+                self._flush()  # first: if it fails, this sample is not taken either
             self._buffer.append(
                 (session_id, t_ms, verdict, _real(score), str(state), found, *values)
             )
-            if len(self._buffer) >= _HARD_LIMIT:
-                self._flush()
 
     @property
     def buffered(self) -> int:
@@ -592,8 +788,7 @@ class History:
     def _flush(self) -> None:
         if self._buffer:
             rows = self._buffer
-            with self._transaction() as conn:
-                conn.executemany(_INSERT_SAMPLE, rows)
+            self._write(lambda conn: conn.executemany(_INSERT_SAMPLE, rows))
             # Only now: on failure the rows stay buffered for the next attempt.
             self._buffer = []
         self._last_flush = None  # the flush clock restarts at the next maybe_flush
@@ -607,14 +802,15 @@ class History:
         end = None if end_ms is None else _ms(end_ms, "end_ms")
         with self._lock:
             session_id = self._check_session(session_id)
-            with self._transaction() as conn:
-                cursor = conn.execute(
-                    "INSERT INTO episodes (session_id, start_ms, end_ms, kind, peak)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    (session_id, start_ms, end, str(kind), _real(peak)),
-                )
-        assert cursor.lastrowid is not None
-        return cursor.lastrowid
+            row = (session_id, start_ms, end, str(kind), _real(peak))
+            row_id = self._insert(
+                "INSERT INTO episodes (session_id, start_ms, end_ms, kind, peak)"
+                " VALUES (?, ?, ?, ?, ?)",
+                row,
+            )
+            if end is None and session_id in self._running:
+                self._open_rows["episodes", row_id] = row
+        return row_id
 
     def close_episode(self, episode_id: int, end_ms: int, peak: float) -> None:
         end_ms = _ms(end_ms, "end_ms")
@@ -625,19 +821,17 @@ class History:
                 "episode",
                 episode_id,
             )
+            self._open_rows.pop(("episodes", operator.index(episode_id)), None)
 
     def add_nudge(self, session_id: int, t_ms: int, kind: str, message: str, backend: str) -> int:
         t_ms = _ms(t_ms, "t_ms")
         with self._lock:
             session_id = self._check_session(session_id)
-            with self._transaction() as conn:
-                cursor = conn.execute(
-                    "INSERT INTO nudges (session_id, t_ms, kind, message, backend)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    (session_id, t_ms, str(kind), str(message), str(backend)),
-                )
-        assert cursor.lastrowid is not None
-        return cursor.lastrowid
+            return self._insert(
+                "INSERT INTO nudges (session_id, t_ms, kind, message, backend)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (session_id, t_ms, str(kind), str(message), str(backend)),
+            )
 
     def set_nudge_corrected(self, nudge_id: int, corrected_after_ms: int) -> None:
         """How long after the nudge the posture was corrected, in milliseconds."""
@@ -658,14 +852,14 @@ class History:
             )
         with self._lock:
             session_id = self._check_session(session_id)
-            with self._transaction() as conn:
-                cursor = conn.execute(
-                    "INSERT INTO periods (session_id, kind, start_ms, end_ms)"
-                    " VALUES (?, ?, ?, NULL)",
-                    (session_id, kind, start_ms),
-                )
-        assert cursor.lastrowid is not None
-        return cursor.lastrowid
+            row = (session_id, kind, start_ms, None)
+            row_id = self._insert(
+                "INSERT INTO periods (session_id, kind, start_ms, end_ms) VALUES (?, ?, ?, ?)",
+                row,
+            )
+            if session_id in self._running:
+                self._open_rows["periods", row_id] = row
+        return row_id
 
     def close_period(self, period_id: int, end_ms: int) -> None:
         end_ms = _ms(end_ms, "end_ms")
@@ -676,25 +870,48 @@ class History:
                 "period",
                 period_id,
             )
+            self._open_rows.pop(("periods", operator.index(period_id)), None)
 
     # --- housekeeping ----------------------------------------------------------------------
 
-    def prune(self, before_ms: int) -> dict[str, int]:
+    def newest_ms(self) -> int | None:
+        """The time of the newest stored row (a sample, a session's start or end, an
+        episode, a nudge, a period); None for an empty history."""
+        parts = " UNION ALL ".join(
+            f"SELECT max({column}) AS m FROM {table}"
+            for table, column in (
+                ("samples", "t_ms"),
+                ("sessions", "started_ms"),
+                ("sessions", "ended_ms"),
+                ("nudges", "t_ms"),
+                ("episodes", "start_ms"),
+                ("periods", "start_ms"),
+            )
+        )
+        with self._lock, self._errors():
+            value = self._db.execute(f"SELECT max(m) FROM ({parts})").fetchone()
+        return None if value[0] is None else int(value[0])
+
+    def prune(self, before_ms: int, *, spare_newest_open: bool = False) -> dict[str, int]:
         """Delete what is older than `before_ms` and shrink the file.
 
         Samples and nudges before it; episodes and periods that ended before it (or, still
         open in a session that is not running here, i.e. abandoned by a crash, began
         before it); sessions that ended before it, with everything in them; sessions never
         ended (a crashed monitor) that began before it and hold nothing newer. Never a
-        session running in this History. Returns the number of rows deleted per table."""
+        session running in this History; `spare_newest_open` (a monitor runs in another
+        process: its session is the newest one not ended) also leaves that session and
+        every row of it alone. Returns the number of rows deleted per table."""
         before_ms = _ms(before_ms, "before_ms")
         with self._lock:
             self._flush()
-            # Ids of our own sessions, inlined: integers only, and SQLite accepts "IN ()".
-            running = ",".join(str(int(i)) for i in sorted(self._running))
             counts = dict.fromkeys((*_CHILD_TABLES, "sessions"), 0)
             params = {"before": before_ms}
             with self._transaction() as conn:
+                # Ids inlined: integers only, and SQLite accepts "IN ()".
+                whole = self._newest_open(conn) if spare_newest_open else set()
+                spared = ",".join(str(int(i)) for i in sorted(whole))
+                running = ",".join(str(int(i)) for i in sorted(self._running | whole))
                 doomed = [
                     (int(row[0]),)
                     for row in conn.execute(
@@ -718,12 +935,15 @@ class History:
                         ).rowcount
                 for table in ("samples", "nudges"):
                     counts[table] += conn.execute(
-                        f"DELETE FROM {table} WHERE t_ms < :before", params
+                        f"DELETE FROM {table} WHERE t_ms < :before"
+                        f" AND session_id NOT IN ({spared})",
+                        params,
                     ).rowcount
                 for table in ("episodes", "periods"):
                     counts[table] += conn.execute(
-                        f"""DELETE FROM {table} WHERE end_ms < :before OR (end_ms IS NULL
-                        AND start_ms < :before AND session_id NOT IN ({running}))""",
+                        f"""DELETE FROM {table} WHERE session_id NOT IN ({spared})
+                        AND (end_ms < :before OR (end_ms IS NULL
+                        AND start_ms < :before AND session_id NOT IN ({running})))""",
                         params,
                     ).rowcount
                 if doomed:
@@ -733,6 +953,11 @@ class History:
             self._known.difference_update(i for (i,) in doomed)
             self._shrink()
             return counts
+
+    @staticmethod
+    def _newest_open(conn: sqlite3.Connection) -> set[int]:
+        row = conn.execute("SELECT max(id) FROM sessions WHERE ended_ms IS NULL").fetchone()
+        return set() if row[0] is None else {int(row[0])}
 
     def _shrink(self) -> None:
         conn = self._db
