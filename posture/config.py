@@ -84,6 +84,8 @@ class MonitorConfig:
     notifier: str = "auto"
     #: days of history kept
     retention_days: int = field(default=365, metadata=_range(1, 36500))
+    #: seconds before the history is tried again after a storage fault (doubling to 10x)
+    history_retry: float = field(default=30.0, metadata=_range(0.1, 3600.0))
 
 
 #: Two tuning values of the monitor that are not in the file: the mean difference (grey

@@ -180,6 +180,10 @@ class HistoryWriter(Protocol):
         """How many samples wait in memory."""
         ...
 
+    def health(self) -> str | None:
+        """What is wrong with the history now, for the status; None: nothing. Any thread."""
+        ...
+
     def add_episode(
         self, session_id: int, start_ms: int, end_ms: int | None, kind: str, peak: float
     ) -> int: ...
@@ -235,6 +239,9 @@ class NullHistory:
     @property
     def buffered(self) -> int:
         return 0
+
+    def health(self) -> str | None:
+        return None
 
     def add_episode(
         self, session_id: int, start_ms: int, end_ms: int | None, kind: str, peak: float

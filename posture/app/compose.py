@@ -22,10 +22,12 @@ if TYPE_CHECKING:
     from posture.adapters.storage.queries import HistoryQueries
     from posture.adapters.system.lock import MonitorLock
     from posture.adapters.system.paths import Folders
+    from posture.app.monitor.journal import Journal
     from posture.app.monitor.loop import Monitor
     from posture.config import Config, PoseConfig
     from posture.ports import ControlTransport
 
+log = logging.getLogger("posture")
 
 # --- the monitor: where its files are --------------------------------------------------
 
@@ -143,10 +145,18 @@ class MonitorParts:
     monitor: Monitor
     transport: ControlTransport
     history: History
+    journal: Journal
 
     def close(self) -> None:
+        """Never raises for the history: a fault at the end is a log line (the journal
+        has said what was not written)."""
+        from posture.ports import HistoryUnavailable
+
         self.transport.close()
-        self.history.close()
+        try:
+            self.history.close()
+        except HistoryUnavailable as err:
+            log.warning("%s when closing the history", err)
 
 
 def build_monitor(config: Config, options: RunOptions, places: MonitorPlaces) -> MonitorParts:
@@ -162,6 +172,7 @@ def build_monitor(config: Config, options: RunOptions, places: MonitorPlaces) ->
     from posture.adapters.video.sources import open_source
     from posture.app.monitor.clocks import RealClock, ReplayClock
     from posture.app.monitor.feeds import CameraFeed, ReplayFeed
+    from posture.app.monitor.journal import Journal
     from posture.app.monitor.loop import Monitor
     from posture.config import episode_settings, monitor_settings
     from posture.ports import Clock, Feed
@@ -184,20 +195,38 @@ def build_monitor(config: Config, options: RunOptions, places: MonitorPlaces) ->
         clock = ReplayClock(options.speed)
     ensure_private_dir(places.data)
     history = History(places.data / HISTORY_FILE)
-    history.prune(clock.wall_ms() - config.monitor.retention_days * 86_400_000)
+    retain(history, clock.wall_ms(), config.monitor.retention_days)
+    journal = Journal(history, retry=config.monitor.history_retry)
     monitor = Monitor(
         profile=profile,
         feed=feed,
         pose_factory=lambda: MediaPipePose(info, video),
         notifier=make_notifier(config.monitor.notifier),
-        history=history,
+        history=journal,
         clock=clock,
         settings=monitor_settings(config.monitor),
         episode_settings=episode_settings(config.judgment),
         sensitivity=config.judgment.sensitivity or None,
         min_visibility=config.pose.min_visibility,
     )
-    return MonitorParts(monitor, control_transport(places), history)
+    return MonitorParts(monitor, control_transport(places), history, journal)
+
+
+def retain(history: History, now_ms: int, days: int) -> None:
+    """The retention prune at start: `days` before the newest stored row (or now, if
+    earlier); skipped, with a log line, on an implausible wall clock or a storage fault
+    (the monitor runs all the same)."""
+    from posture.adapters.storage.history import retention_cutoff
+    from posture.ports import HistoryUnavailable
+
+    try:
+        cutoff, why = retention_cutoff(now_ms, history.newest_ms(), days)
+        if why:
+            log.warning("history: %s; old history is not pruned this time", why)
+        elif cutoff is not None:
+            history.prune(cutoff)
+    except HistoryUnavailable as err:
+        log.warning("%s; old history is not pruned this time", err)
 
 
 # --- the picture use cases (analyze, calibrate, capture, demo) and the monitor: the pose

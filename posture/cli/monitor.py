@@ -181,6 +181,8 @@ def format_status(status: Status) -> str:
         + f", {s.nudges_today} nudge(s)"
     )
     lines.append(f"camera       {s.camera} ({s.source})")
+    if s.history:
+        lines.append(f"history      {s.history}")
     if s.paused_until:
         until = s.paused_until
         lines.append(

@@ -182,17 +182,25 @@ def history(ctx: click.Context, limit: int) -> None:
         run_history_list(reader, running=monitor_running(), limit=limit)
 
 
+#: The longest `--older-than`: the longest `retention_days`.
+MAX_PRUNE_DAYS = 36500
+
+
 @history.command("prune")
 @click.option(
     "--older-than",
     "days",
-    type=click.IntRange(min=0),
+    type=click.IntRange(min=0, max=MAX_PRUNE_DAYS),
     default=None,
     metavar="DAYS",
     help="Delete what is older than this many days (default: [monitor] retention_days, 365).",
 )
 def history_prune(days: int | None) -> None:
     """Delete old history and shrink the file. The monitor also does this when it starts.
+
+    Days count back from now, or from the newest recorded row if that is earlier (a
+    clock set ahead deletes nothing recent). A running monitor's session is never
+    touched.
 
     \b
     Examples:
@@ -201,7 +209,7 @@ def history_prune(days: int | None) -> None:
     """
     import time
 
-    from posture.adapters.storage.history import History
+    from posture.adapters.storage.history import DAY_MS, History
 
     keep = days if days is not None else load_config().monitor.retention_days
     path = history_file()
@@ -209,7 +217,10 @@ def history_prune(days: int | None) -> None:
         click.echo("no history yet: nothing to prune")
         return
     with History(path) as store:
-        counts = store.prune(int(time.time() * 1000) - keep * 86_400_000)
+        newest = store.newest_ms()
+        now = int(time.time() * 1000)
+        cutoff = (now if newest is None else min(now, newest)) - keep * DAY_MS
+        counts = store.prune(cutoff, spare_newest_open=monitor_running())
     removed = ", ".join(f"{n} {table}" for table, n in counts.items() if n) or "nothing"
     click.echo(f"pruned history older than {keep} days: removed {removed}")
 

@@ -59,6 +59,9 @@ class Status:
     notifier: str
     #: the monitor's process id (set by the process that answers)
     pid: int | None = None
+    #: None while the history is written, else e.g. "disk full; keeping 120 samples in
+    #: memory, retrying in 30 s"
+    history: str | None = None
     schema: int = field(default=SCHEMA)
 
     def to_json(self) -> dict[str, Any]:
@@ -80,7 +83,7 @@ class Status:
             )
         names = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in data.items() if k in names}
-        missing = sorted(n for n in names - values.keys() if n not in ("pid", "schema"))
+        missing = sorted(n for n in names - values.keys() if n not in ("pid", "history", "schema"))
         if missing:
             raise PostureError(f"the monitor's status lacks {', '.join(missing)}")
         values["problems"] = tuple(values["problems"] or ())

@@ -761,6 +761,11 @@ class History:
         """How many samples wait in memory."""
         return len(self._buffer)
 
+    def health(self) -> str | None:
+        """The file's trouble once noticed ("database file deleted"); None: none known."""
+        lost = self._lost
+        return None if lost is None else f"database file {lost}"
+
     def maybe_flush(self, now: float) -> bool:
         """Flush the buffered samples if `flush_every` seconds have passed since the last
         flush, or if `FLUSH_ROWS` of them wait; returns whether it wrote.

@@ -158,7 +158,12 @@ class LiveStatus:
     # -- the control thread ----------------------------------------------------------------
 
     def snapshot(
-        self, *, paused_until: float | None, snoozed_until: float, notifier: str
+        self,
+        *,
+        paused_until: float | None,
+        snoozed_until: float,
+        notifier: str,
+        history: str | None = None,
     ) -> Status:
         """The status now. `paused_until` / `snoozed_until`: monotonic times (inf: until
         resumed), read by the caller under `lock`; so is this, so call it holding it."""
@@ -198,6 +203,7 @@ class LiveStatus:
             snoozed_until=iso(wall_of(clock, snoozed_until)) if now < snoozed_until else None,
             next_check=iso(self._next_check_ms),
             stale=bool(update and update.stale),
+            history=history,
             profile=self.profile,
             source=self.source,
             notifier=notifier,

@@ -133,6 +133,7 @@ class Monitor:
                 paused_until=self._paused_until,
                 snoozed_until=self.nudger.snoozed_until,
                 notifier=self.notifier.name,
+                history=self.recorder.history.health(),
             )
 
     # -- the loop (one thread) -------------------------------------------------------------
