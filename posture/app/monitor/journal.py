@@ -229,9 +229,7 @@ class Journal:
                 self._samples -= 1
         self.history.flush()
         dropped = f" ({self._dropped} older ones were dropped)" if self._dropped else ""
-        log.info(
-            "history: %s cleared; wrote the %d samples kept in memory%s", self._fault, kept, dropped
-        )
+        log.info("history: written the %d samples kept in memory%s; fault over", kept, dropped)
         self._fault, self._retry_at, self._dropped, self._kept = None, None, 0, 0
 
     def _begin(self, err: HistoryUnavailable) -> None:
