@@ -168,6 +168,61 @@ def test_a_stop_that_cannot_write_says_what_is_lost(caplog: pytest.LogCaptureFix
     )
 
 
+# --- the history file itself -------------------------------------------------------------------
+
+
+def test_a_replaced_database_is_never_written_into(tmp_path: Path) -> None:
+    db = tmp_path / "history.sqlite3"
+    with History(db) as h:
+        sid = h.start_session(T0, profile="p", source="s", settings={})
+        h.add_sample(sid, T0, "good", 0.1, "upright", {})
+        db.rename(tmp_path / "aside.sqlite3")
+        with contextlib.closing(sqlite3.connect(db)) as other:
+            other.execute("create table theirs (x)")
+            other.commit()
+        for _ in range(2):  # noticed, and still refused at the retry
+            with pytest.raises(HistoryUnavailable) as err:
+                h.flush()
+            assert err.value.reason == "database file replaced"
+        assert h.health() == "database file replaced" and h.buffered == 1
+        with contextlib.closing(sqlite3.connect(db)) as other:
+            names = [r[0] for r in other.execute("select name from sqlite_master")]
+        assert names == ["theirs"]
+        db.unlink()  # the path is free: a new database, with the running session
+        with pytest.raises(HistoryUnavailable, match="deleted"):
+            h.flush()
+        h.flush()
+        h.end_session(sid, T0 + 1000)
+    assert db_rows_at(db, "select id, started_ms, ended_ms from sessions") == [(sid, T0, T0 + 1000)]
+    assert db_rows_at(db, "select session_id, t_ms from samples") == [(sid, T0)]
+
+
+def test_a_running_session_deleted_by_another_program_is_written_again(tmp_path: Path) -> None:
+    db = tmp_path / "history.sqlite3"
+    with History(db) as h:
+        sid = h.start_session(T0, profile="p", source="s", settings={"a": 1})
+        period = h.open_period(sid, "pause", T0 + 10)
+        with contextlib.closing(sqlite3.connect(db)) as other:
+            other.execute("delete from periods")
+            other.execute("delete from sessions")
+            other.commit()
+        h.add_sample(sid, T0 + 20, "good", 0.1, "upright", {})
+        h.flush()  # a foreign-key failure: the session and its open period come back
+        h.close_period(period, T0 + 30)
+        h.end_session(sid, T0 + 40)
+    assert db_rows_at(db, "select id, ended_ms, settings_json from sessions") == [
+        (sid, T0 + 40, '{"a": 1}')
+    ]
+    assert db_rows_at(db, "select id, start_ms, end_ms from periods") == [
+        (period, T0 + 10, T0 + 30)
+    ]
+
+
+def db_rows_at(db: Path, sql: str) -> list[tuple[object, ...]]:
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        return conn.execute(sql).fetchall()
+
+
 # --- retention and prune bounds ----------------------------------------------------------------
 
 
