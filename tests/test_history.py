@@ -94,9 +94,9 @@ def test_creates_schema_in_wal_mode_with_private_modes(db: Path) -> None:
         os.umask(old)
 
     assert query(db, "SELECT version, name FROM migrations")[0][0] == 1
-    assert [row[0] for row in query(db, "SELECT version FROM migrations")] == [1, 2]
-    assert query(db, "PRAGMA user_version") == [(2,)]
-    assert SCHEMA_VERSION == 2
+    assert [row[0] for row in query(db, "SELECT version FROM migrations")] == [1, 2, 3]
+    assert query(db, "PRAGMA user_version") == [(3,)]
+    assert SCHEMA_VERSION == 3
     tables = {row[0] for row in query(db, "SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"sessions", "samples", "episodes", "nudges", "periods", "migrations"} <= tables
     columns = [row[1] for row in query(db, "PRAGMA table_info(samples)")]
@@ -133,7 +133,7 @@ def test_reopening_tightens_modes_and_does_not_migrate_again(db: Path) -> None:
         session(h)
     assert mode(db) == 0o600
     assert mode(db.parent) == 0o700
-    assert count(db, "migrations") == 2  # each step once, not again
+    assert count(db, "migrations") == 3  # each step once, not again
     assert count(db, "sessions") == 1
 
 
@@ -620,10 +620,29 @@ def test_an_old_database_is_migrated_and_the_step_recorded(tmp_path: Path) -> No
         store.add_sample(session, 11, "bad", 1.5, "deviating", {}, problems=["slouch", "too_close"])
         store.flush()
     with sq.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
         assert [r[0] for r in conn.execute("SELECT version FROM migrations ORDER BY version")] == [
             1,
             2,
+            3,
+        ]
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        assert conn.execute("SELECT id, ended_ms FROM sessions ORDER BY id").fetchall() == [
+            (1, 5),
+            (session, None),
         ]
         rows = conn.execute("SELECT t_ms, verdict, problems FROM samples ORDER BY t_ms").fetchall()
     assert rows == [(1, "good", None), (11, "bad", "slouch too_close")]
+
+
+def test_ids_are_never_reused_after_a_prune(db: Path) -> None:
+    """Issue 10: a prune that took the newest rows made the next session take their ids."""
+    with History(db) as h:
+        first = session(h, T0)
+        episode = h.add_episode(first, T0, T0 + 1, "neck", 1.0)
+        h.end_session(first, T0 + 10)
+        h.prune(T0 + DAY)
+        assert count(db, "sessions") == 0
+        second = session(h, T0 + 2 * DAY)
+        assert second > first
+        assert h.add_episode(second, T0 + 2 * DAY, None, "neck", 1.0) > episode

@@ -192,6 +192,34 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     ),
 )
 
+
+def _never_reused(created: tuple[str, ...]) -> tuple[str, ...]:
+    """Migration 3's statements: each table with row ids rebuilt with AUTOINCREMENT (so
+    an id deleted by a prune is never handed out again), from migration 1's own DDL.
+    Runs with foreign keys off (`History._connect`), as a table rebuild must."""
+    statements: list[str] = []
+    for table in ("sessions", "episodes", "nudges", "periods"):
+        (ddl,) = (s for s in created if s.startswith(f"CREATE TABLE {table} ("))
+        new = ddl.replace(f"CREATE TABLE {table} (", f"CREATE TABLE {table}_new (", 1)
+        new = new.replace("id INTEGER PRIMARY KEY,", "id INTEGER PRIMARY KEY AUTOINCREMENT,", 1)
+        statements += [
+            new,
+            f"INSERT INTO {table}_new SELECT * FROM {table}",
+            f"DROP TABLE {table}",
+            f"ALTER TABLE {table}_new RENAME TO {table}",
+            *(s for s in created if s.startswith("CREATE INDEX") and f" ON {table} (" in s),
+        ]
+    return tuple(statements)
+
+
+MIGRATIONS += (
+    (
+        3,
+        "sessions, episodes, nudges, periods: ids never reused after a prune (AUTOINCREMENT)",
+        _never_reused(MIGRATIONS[0][2]),
+    ),
+)
+
 #: The schema version this code writes and reads.
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -426,7 +454,6 @@ class History:
         try:
             _tighten(self.path)
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            conn.execute("PRAGMA foreign_keys = ON")
             if _check_schema(conn, self.path, allow_new=True) == 0:
                 # Must precede the first table, and the switch to WAL, to take effect.
                 conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
@@ -437,7 +464,8 @@ class History:
                     f"(journal mode {mode}): keep the data folder on a local disk"
                 )
             conn.execute("PRAGMA synchronous = NORMAL")
-            self._migrate(conn)
+            self._migrate(conn)  # foreign keys off: a table rebuild must drop the old one
+            conn.execute("PRAGMA foreign_keys = ON")
             _tighten(self.path)
         except sqlite3.Error as err:
             conn.close()
