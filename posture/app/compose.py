@@ -123,6 +123,9 @@ def setup_logging(log_dir: Path, *, to_stderr: bool, verbose: bool = False) -> P
         root.addHandler(console)
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     root.propagate = False
+    # A log line that cannot be written (the log's disk is full) is dropped quietly, not
+    # a traceback on stderr for every line: the monitor goes on and says so in `status`.
+    logging.raiseExceptions = False
     return file
 
 

@@ -30,11 +30,13 @@ Privacy
 Schema and migrations
     `MIGRATIONS` is an ordered list; each one runs in its own transaction that also
     records it in the ``migrations`` table and sets ``PRAGMA user_version`` to its
-    version. Migration 1 creates everything. A database from a newer posture (a higher
-    ``user_version`` than this code knows), a damaged file or a file that is not a
-    posture history raise `HistoryError` and are never modified: an existing file is
-    first checked through a separate read-only connection (its version, its tables and
-    ``PRAGMA quick_check``, about a quarter of a second for a month of samples).
+    version. Migration 1 creates everything; 3 rebuilds the tables with row ids with
+    AUTOINCREMENT, so that an id a prune deleted is never handed out again. A database
+    from a newer posture (a higher ``user_version`` than this code knows), a damaged
+    file or a file that is not a posture history raise `HistoryError` and are never
+    modified: an existing file is first checked through a separate read-only connection
+    (its version, its tables and ``PRAGMA quick_check``, about a quarter of a second for
+    a month of samples).
 
 Run-time faults
     Once open, a write that fails for a reason outside posture (disk full, another
