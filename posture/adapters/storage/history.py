@@ -577,16 +577,21 @@ class History:
 
     def _recreate(self) -> None:
         """A new database at `path` holding the running sessions and their open rows."""
-        old, self._conn = self._conn, None
-        if old is not None:
-            old.close()
         try:
             ensure_private_dir(self.path.parent)
-            self._conn = self._connect()
-        except HistoryError as err:
+            new = self._connect()
+        except (HistoryError, OSError) as err:
+            # Nothing half-made stays behind: the next attempt starts from a free path.
+            for file in _companions(self.path):
+                with suppress(OSError):
+                    file.unlink()
+            if isinstance(err, OSError):
+                raise _unavailable(err) from err
             raise HistoryUnavailable("database file deleted", str(err)) from err
-        except OSError as err:
-            raise _unavailable(err) from err
+        old, self._conn = self._conn, new
+        if old is not None:
+            with suppress(sqlite3.Error):
+                old.close()
         self._identity = self._stat_identity()
         self._lost = None
         self._recreated = True
