@@ -24,9 +24,11 @@ if TYPE_CHECKING:
 
 
 class Clock(Protocol):
-    """Monotonic seconds for the rules, wall milliseconds for the history. Threading
-    rule: used by the loop thread; `sleep` returns early when `wake` is set (from any
-    thread)."""
+    """Monotonic seconds for the rules (counting the time the machine was suspended, so
+    an episode, a break or a wait measured across a night is measured right), wall
+    milliseconds for the history and for the deadlines the user gives (pause, snooze).
+    Threading rule: used by the loop thread; `sleep` returns early when `wake` is set
+    (from any thread)."""
 
     def now(self) -> float: ...
 

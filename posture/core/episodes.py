@@ -39,6 +39,11 @@ Presence and the present clock
     was recovering; `Update.ended` of the first sample past `away_reset` reports it), the
     smoothing window is emptied, and on return the state is ``upright`` since the return.
 
+    `Tracker.interrupt` is the same said by the caller: nothing is known since the last
+    sample (the machine slept, the clock stepped). The open episode ends when the person
+    was last seen (returned at once, not with the next update), the rest is forgotten as
+    above, and the interval until the next sample counts as absent whatever its length.
+
 Smoothing
     The smoothed score is the median of the scores of the present samples of the last
     `smooth_window` seconds of present time, i.e. of ``(t - smooth_window, t]`` when the
@@ -233,6 +238,7 @@ class Tracker:
         self._absent: _Absent | None = None
         self._absent_since = 0.0
         self._reset = False  # a long absence reset the state; `since` restarts on return
+        self._gap = False  # interrupted: the interval to the next sample is not seen
         # smoothing window: (present clock, score)
         self._window: deque[tuple[float, float]] = deque()
         # the deviation or episode under way
@@ -279,7 +285,7 @@ class Tracker:
             ended = self._forget(self._last_seen)
 
         # Advance the present clock by this interval's presence credit.
-        if self._t_prev is not None:
+        if self._t_prev is not None and not self._gap:
             dt = t - self._t_prev
             if dt <= s.away_reset:
                 half = 0.5 * dt
@@ -289,6 +295,7 @@ class Tracker:
                     self._p += credit
                     self._add_stale(credit, far_credit)
         self._t_prev = t
+        self._gap = False
         self._prev_present = present
         self._prev_far = far
         stale = self._is_stale()
@@ -355,6 +362,15 @@ class Tracker:
         if self._state != "upright":
             self._set("upright", t)
         return episode
+
+    def interrupt(self) -> Episode | None:
+        """Nothing is known since the last sample (see "Presence"): close and return the
+        open episode, at the time the person was last seen (or when its recovery began),
+        and start afresh with the next sample."""
+        self._gap = True
+        if self._last_seen is None or self._reset:
+            return None
+        return self._forget(self._last_seen)
 
     # --- internals ----------------------------------------------------------------
 

@@ -3,9 +3,12 @@
 - `next_interval`: how long to wait before the next look, from the tracker's state.
 - `Nudger`: which notifications to send, and when (cooldown, snooze, one-time hints).
 - `BreakTimer`: time seated without a real break.
+- `unseen_gap`: whether the time since the last look was a plain wait or an absence
+  (the machine slept, the process was stopped, the wall clock stepped forward).
 - `DayTally`: the day's figures for `posture status`.
 
-Times are seconds of a monotonic clock (simulated when a recording is replayed).
+Times are seconds of a monotonic clock that counts suspend (simulated when a recording
+is replayed); the snooze's end is a wall-clock deadline (UTC ms), as the user asked it.
 """
 
 from __future__ import annotations
@@ -55,6 +58,25 @@ def next_interval(update: Update, settings: MonitorSettings, *, bad: bool = Fals
     return settings.interval
 
 
+#: A wait between two looks longer than this many times the interval planned for it ...
+GAP_FACTOR = 3.0
+#: ... and than this many seconds is no wait but an absence: nobody looked.
+GAP_FLOOR = 120.0
+
+
+def unseen_gap(rules_elapsed: float, wall_elapsed: float, planned: float) -> float | None:
+    """The seconds nobody looked, when the time since the last look is far longer than
+    the `planned` wait (above `GAP_FACTOR` x `planned` and `GAP_FLOOR`), else None.
+
+    The longer of the two clocks' accounts counts: a rules' clock that does not count
+    suspend (`time.monotonic()` on some systems) says a night was two seconds; a wall
+    clock stepped forward says an hour went by. Either way the last look says nothing
+    about the time since, and treating it as seen is what made an 8 h "episode" and a
+    "sitting for 50 minutes" after a night asleep."""
+    gap = max(rules_elapsed, wall_elapsed)
+    return gap if gap > max(GAP_FACTOR * planned, GAP_FLOOR) else None
+
+
 @dataclass(frozen=True)
 class Nudge:
     kind: str  # a problem (slouch, too_close, ...), "break" or "recalibrate"
@@ -101,7 +123,8 @@ RECALIBRATE = Nudge(
 
 class Nudger:
     """Posture nudges: the first when an episode is confirmed, again while it lasts but
-    never more often than `cooldown`; none while snoozed (measuring goes on). A stale
+    never more often than `cooldown`; none while snoozed (measuring goes on; the snooze
+    ends at a wall-clock deadline, in UTC ms, so a suspend does not stretch it). A stale
     calibration is pointed out once."""
 
     def __init__(self, settings: MonitorSettings) -> None:
@@ -112,13 +135,18 @@ class Nudger:
         self._episode_kind = "slouch"
         self._stale_told = False
 
-    def snooze(self, until: float) -> None:
-        self.snoozed_until = until
+    def snooze(self, until_ms: float) -> None:
+        """No posture nudges until the wall time `until_ms` (-inf: none)."""
+        self.snoozed_until = until_ms
 
-    def is_snoozed(self, t: float) -> bool:
-        return t < self.snoozed_until
+    def is_snoozed(self, wall_ms: float) -> bool:
+        return wall_ms < self.snoozed_until
 
-    def on_update(self, t: float, update: Update) -> list[Nudge]:
+    def episode_over(self) -> None:
+        """The episode ended outside an update (the loop saw a gap): nudge no more."""
+        self._episode_start = None
+
+    def on_update(self, t: float, update: Update, *, wall_ms: float) -> list[Nudge]:
         out: list[Nudge] = []
         if update.started is not None:
             self._episode_start = update.started.start
@@ -128,7 +156,7 @@ class Nudger:
         if (
             self._episode_start is not None
             and update.state == "slouching"
-            and not self.is_snoozed(t)
+            and not self.is_snoozed(wall_ms)
             and t - self.last_posture_nudge >= self.settings.cooldown
         ):
             self.last_posture_nudge = t
@@ -169,6 +197,12 @@ class BreakTimer:
         self._away_since: float | None = None
         self._last_reminder = -math.inf
         self._last_t: float | None = None
+
+    def unseen(self, seconds: float) -> None:
+        """Nobody looked for `seconds` (a gap the rules' clock may not have counted): a
+        break if it was at least `break_length`."""
+        if seconds >= self.settings.break_length:
+            self.seated_since = self._away_since = None
 
     def on_sample(self, t: float, present: bool) -> Nudge | None:
         s = self.settings

@@ -62,6 +62,10 @@ class Watch:
     def finish(self, t: float) -> Episode | None:
         return self.tracker.finish(t)
 
+    def interrupt(self) -> Episode | None:
+        """Nothing was seen since the last observation: the open episode ends there."""
+        return self.tracker.interrupt()
+
     @property
     def episodes(self) -> list[Episode]:
         episodes: list[Episode] = self.tracker.episodes

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
-from posture.app.monitor.clocks import wall_of
+from posture.app.monitor.clocks import Timeline
 from posture.core import tally
 from posture.core.nudges import DayTally
 from posture.core.status import Status
@@ -82,8 +82,11 @@ class LiveStatus:
     thread calls `snapshot`; both take `lock`, which the loop's pause and snooze requests
     share."""
 
-    def __init__(self, clock: Clock, *, profile: str, source: str) -> None:
+    def __init__(
+        self, clock: Clock, *, profile: str, source: str, timeline: Timeline | None = None
+    ) -> None:
         self.clock = clock
+        self.timeline = timeline if timeline is not None else Timeline(clock)
         self.profile = profile
         self.source = source
         self.lock = threading.Lock()
@@ -165,28 +168,29 @@ class LiveStatus:
         notifier: str,
         history: str | None = None,
     ) -> Status:
-        """The status now. `paused_until` / `snoozed_until`: monotonic times (inf: until
-        resumed), read by the caller under `lock`; so is this, so call it holding it."""
+        """The status now. `paused_until` / `snoozed_until`: wall-clock deadlines in UTC
+        ms (inf: until resumed), read by the caller under `lock`; so is this, so call it
+        holding it."""
         clock = self.clock
         update = self._update
-        now = clock.now()
-        paused = paused_until is not None and now < paused_until
+        now_ms = clock.wall_ms()
+        paused = paused_until is not None and now_ms < paused_until
         seconds = dict(self.summary.seconds)
         good = seconds.get("good", 0.0)
         present = good + seconds.get("bad", 0.0)
         share = upright_share(good, present)
-        day = local_day(clock.wall_ms())
+        day = local_day(now_ms)
         today = self.today.upright_percent(day)
         today_s = self.today.seconds_on(day)
         pause_text: str | None = None
         if paused:
             assert paused_until is not None
-            pause_text = "resume" if paused_until == math.inf else iso(wall_of(clock, paused_until))
+            pause_text = "resume" if paused_until == math.inf else iso(paused_until)
         return Status(
             state="paused" if paused else (update.state if update else "starting"),
             verdict=self._verdict,
             problems=self._problems,
-            since=iso(wall_of(clock, update.since)) if update else None,
+            since=iso(self.timeline.wall_of(update.since)) if update else None,
             upright_percent=None if share is None else round(share * 100, 1),
             seen_seconds=round(present),
             upright_seconds=round(good, 3),
@@ -200,7 +204,7 @@ class LiveStatus:
             episodes=self.summary.episodes,
             camera=self._camera,
             paused_until=pause_text,
-            snoozed_until=iso(wall_of(clock, snoozed_until)) if now < snoozed_until else None,
+            snoozed_until=iso(snoozed_until) if now_ms < snoozed_until else None,
             next_check=iso(self._next_check_ms),
             stale=bool(update and update.stale),
             history=history,

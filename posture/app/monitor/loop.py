@@ -6,6 +6,12 @@ the control thread reads are the live status's (`live.py`).
 decides the interval; the clock (`posture.ports.Clock`) decides what sleeping means.
 Nothing here can crash the loop: a camera that fails, goes black or is taken by another
 program becomes a status and a retry with back-off (2 s doubling to 60 s).
+
+Nor can the clocks corrupt what it records. A wait far longer than planned (the machine
+slept, the process was stopped, the wall clock stepped forward) is an absence: the open
+episode ends at the last look and the sitting counts as interrupted. The wall clock
+stepping back ends the session at its last time and goes on in a new one. Pauses and
+snoozes end at wall-clock deadlines, as the user asked them.
 """
 
 from __future__ import annotations
@@ -18,13 +24,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from posture.app.monitor.clocks import wall_of
+from posture.app.monitor.clocks import Timeline
 from posture.app.monitor.live import LiveStatus, Summary, iso
 from posture.app.monitor.recorder import Recorder
 from posture.core.frames import is_blank, thumbnail, unchanged
-from posture.core.nudges import BreakTimer, Nudge, Nudger, next_interval
+from posture.core.nudges import BreakTimer, Nudge, Nudger, next_interval, unseen_gap
 from posture.core.observe import Watch
-from posture.core.vocab import is_present
+from posture.core.vocab import is_present, span
 from posture.ports import CameraFault, EndOfInput, NullHistory
 
 if TYPE_CHECKING:
@@ -39,6 +45,9 @@ log = logging.getLogger("posture")
 
 BACKOFF_FIRST = 2.0
 BACKOFF_MAX = 60.0
+#: The wall clock going back by less than this (NTP's small corrections) is clamped; by
+#: more, the session is split (`Recorder.split`).
+STEP_BACK_MS = 2000
 
 
 class Monitor:
@@ -73,13 +82,18 @@ class Monitor:
         )
         self.nudger = Nudger(settings)
         self.breaks = BreakTimer(settings)
-        self.live = LiveStatus(clock, profile=profile.name, source=feed.name)
-        self.recorder = Recorder(history if history is not None else NullHistory(), clock)
+        self.timeline = Timeline(clock)
+        self.live = LiveStatus(
+            clock, profile=profile.name, source=feed.name, timeline=self.timeline
+        )
+        self.recorder = Recorder(
+            history if history is not None else NullHistory(), clock, self.timeline
+        )
         self.wake = threading.Event()
         self.stop = threading.Event()
         self._pose: PoseEstimator | None = None
         # A request from the control thread (under the live status's lock), applied by the
-        # loop: monotonic time; inf = until resumed.
+        # loop: a wall-clock deadline (UTC ms); inf = until resumed.
         self._paused_until: float | None = None
         # Loop-private state.
         self._backoff = 0.0
@@ -88,6 +102,9 @@ class Monitor:
         self._last_aspect = 1.0
         self._last_model_t = -math.inf
         self._last_t: float | None = None
+        # The last tick: (rules time, raw wall ms, the wait planned after it).
+        self._last_tick: tuple[float, int, float] | None = None
+        self._wall_floor: int | None = None  # the last wall time handed to the history
         self._checked_setup = False
         self.model_runs = 0
         self.samples = 0
@@ -102,9 +119,8 @@ class Monitor:
         """Stop looking for `seconds` (None: until resumed); when it ends, as ISO time,
         or "resume"."""
         with self.live.lock:
-            now = self.clock.now()
-            self._paused_until = math.inf if seconds is None else now + seconds
-            until = None if seconds is None else wall_of(self.clock, now) + seconds * 1000
+            until = None if seconds is None else self.clock.wall_ms() + seconds * 1000
+            self._paused_until = math.inf if until is None else until
         self.wake.set()
         return (iso(until) if until else None) or "resume"
 
@@ -118,9 +134,8 @@ class Monitor:
         """No nudges for `seconds`; until when, as ISO time."""
         with self.live.lock:
             # A float the loop only reads: set here, seen at its next nudge decision.
-            now = self.clock.now()
-            self.nudger.snooze(now + seconds)
-            until = wall_of(self.clock, now) + seconds * 1000
+            until = self.clock.wall_ms() + seconds * 1000
+            self.nudger.snooze(until)
         return iso(until)
 
     def request_stop(self) -> None:
@@ -162,7 +177,7 @@ class Monitor:
 
     def _finish(self) -> None:
         t = self.clock.now()
-        end_ms = self.clock.wall_ms()
+        end_ms = self._wall_at_end(self.clock.wall_ms())
         episode = self.watch.finish(self._last_t if self._last_t is not None else t)
         if episode is not None:
             self.recorder.episode_ended(episode)
@@ -177,10 +192,65 @@ class Monitor:
         """Look once (or not, while paused); the seconds until the next look, or None at
         the end of a recording."""
         t = self.clock.now()
-        wall = self.clock.wall_ms()
+        raw = self.clock.wall_ms()
+        wall = self._check_clocks(t, raw)
+        self.timeline.anchor(t, wall)
+        interval = self._tick(t, wall, raw)
+        self._last_tick = (t, raw, 0.0 if interval is None else interval)
+        return interval
+
+    # -- the clocks ------------------------------------------------------------------------
+
+    def _check_clocks(self, t: float, raw: int) -> int:
+        """The wall time to record for this tick, after what the clocks say happened
+        since the last one: a gap nobody looked through, or the wall clock stepping back."""
+        last = self._last_tick
+        if last is not None:
+            t0, raw0, planned = last
+            gap = unseen_gap(t - t0, (raw - raw0) / 1000, planned)
+            if gap is not None:
+                log.info("no look for %s (suspend?); treated as an absence", span(gap))
+                self._interrupt()
+                self.breaks.unseen(gap)
+        floor = self._wall_floor
+        if floor is not None and raw < floor - STEP_BACK_MS:
+            log.warning(
+                "the wall clock went back by %s; the session goes on as a new one from now",
+                span((floor - raw) / 1000),
+            )
+            self._interrupt()
+            self.live.stopped(floor)
+            self.recorder.split(floor, raw)
+            floor = None
+        wall = raw if floor is None else max(raw, floor)
+        self._wall_floor = wall
+        return wall
+
+    def _wall_at_end(self, raw: int) -> int:
+        floor = self._wall_floor
+        if floor is None or raw >= floor:
+            return raw
+        if raw < floor - STEP_BACK_MS:
+            log.warning(
+                "the wall clock went back by %s; the session ends at its last time",
+                span((floor - raw) / 1000),
+            )
+        return floor
+
+    def _interrupt(self) -> None:
+        """Nothing is known since the last look: the open episode ends there."""
+        episode = self.watch.interrupt()
+        if episode is not None:
+            self.recorder.episode_ended(episode)
+            self.nudger.episode_over()
+        self._last_poses = None  # nor is a picture from before worth reusing
+
+    # -- one tick --------------------------------------------------------------------------
+
+    def _tick(self, t: float, wall: int, raw: int) -> float | None:
         with self.live.lock:
             paused_until = self._paused_until
-            if paused_until is not None and t >= paused_until:
+            if paused_until is not None and raw >= paused_until:
                 self._paused_until = paused_until = None
         if paused_until is not None:
             if self.recorder.begin(self.recorder.paused, wall):
@@ -188,7 +258,8 @@ class Monitor:
                 self.feed.release()
                 log.info("paused; camera released")
             self.live.camera("released (paused)")
-            return max(0.05, min(self.settings.away_interval * 12, paused_until - t))
+            left = (paused_until - raw) / 1000
+            return max(0.05, min(self.settings.away_interval * 12, left))
         if self.recorder.end(self.recorder.paused, wall):
             log.info("resumed")
 
@@ -259,7 +330,7 @@ class Monitor:
             self.recorder.episode_started(update.started)
         if update.ended is not None:
             self.recorder.episode_ended(update.ended)
-        nudges = self.nudger.on_update(t, update)
+        nudges = self.nudger.on_update(t, update, wall_ms=wall)
         reminder = self.breaks.on_sample(t, is_present(judgment.verdict))
         if reminder is not None:
             nudges.append(reminder)

@@ -3,6 +3,10 @@ and the nudges about them, and the periods (paused, away, camera fault).
 
 Everything goes through the `posture.ports.HistoryWriter` port (`NullHistory` when there
 is none), so the loop says what happened and never how it is stored.
+
+A session's times run forward: the loop never hands a wall time earlier than the last
+one (it clamps a small step back and `split`s the session at a large one), an episode's
+end is never stored before its start, nor its start before the session's.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from posture.app.monitor.clocks import wall_of
+from posture.app.monitor.clocks import Timeline
 from posture.app.monitor.live import local_day, local_midnight_ms
 from posture.core import features
 from posture.core.nudges import RECALIBRATE, corrected_after
@@ -43,10 +47,16 @@ class Recorder:
     """Threading rule: the loop thread only. Until `start` opens the session nothing is
     written (a test may drive the loop by hand first)."""
 
-    def __init__(self, history: HistoryWriter, clock: Clock) -> None:
+    def __init__(
+        self, history: HistoryWriter, clock: Clock, timeline: Timeline | None = None
+    ) -> None:
         self._store = history
         self.history: HistoryWriter = NullHistory()
         self.clock = clock
+        self.timeline = timeline if timeline is not None else Timeline(clock)
+        self._opened: tuple[str, str, dict[str, object]] | None = None
+        self._session_start_ms = 0
+        self._episode_start_ms = 0
         self.paused = Period("pause")
         self.fault = Period("camera_fault")
         self.away = Period("away")
@@ -66,15 +76,35 @@ class Recorder:
         self._episode_row, self._episode_nudges = None, []
         day = local_day(wall_ms)
         today = self.history.day_so_far(local_midnight_ms(day), day)
+        self._opened = (profile, source, settings)
+        self._open_session(wall_ms)
+        return today
+
+    def _open_session(self, wall_ms: int) -> None:
+        assert self._opened is not None
+        profile, source, settings = self._opened
+        self._session_start_ms = wall_ms
         self._session = self.history.start_session(
             wall_ms, profile=profile, source=source, settings=settings
         )
-        return today
 
     def finish(self, wall_ms: int) -> None:
         for period in (self.fault, self.paused, self.away):
             self.end(period, wall_ms)
         self.history.end_session(self._session, wall_ms)
+
+    def split(self, end_ms: int, start_ms: int) -> None:
+        """The wall clock went back: end the session at its last time `end_ms` and go on
+        in a new one from `start_ms` (the same profile, source and settings, the open
+        periods open again), so that no session's times run backwards. The loop has
+        ended the open episode first."""
+        if self._opened is None:
+            return  # no session yet: nothing is recorded
+        periods = [p for p in (self.fault, self.paused, self.away) if p.is_open]
+        self.finish(end_ms)
+        self._open_session(start_ms)
+        for period in periods:
+            self.begin(period, start_ms)
 
     def begin(self, period: Period, wall_ms: int) -> bool:
         """Open `period` unless it is open; whether it was opened now."""
@@ -107,15 +137,18 @@ class Recorder:
         )
 
     def episode_started(self, episode: Episode) -> None:
+        start = max(self._session_start_ms, self.timeline.wall_of(episode.start))
+        self._episode_start_ms = start
         self._episode_row = self.history.add_episode(
-            self._session, wall_of(self.clock, episode.start), None, episode.kind, episode.peak
+            self._session, start, None, episode.kind, episode.peak
         )
 
     def episode_ended(self, episode: Episode) -> None:
         """The episode's end, and for each nudge about it how long until the user sat up."""
         if self._episode_row is not None:
             end = episode.end if episode.end is not None else self.clock.now()
-            self.history.close_episode(self._episode_row, wall_of(self.clock, end), episode.peak)
+            end_ms = max(self._episode_start_ms, self.timeline.wall_of(end))
+            self.history.close_episode(self._episode_row, end_ms, episode.peak)
             for row, nudge_t in self._episode_nudges:
                 after = corrected_after(nudge_t, episode)
                 if after is not None:
