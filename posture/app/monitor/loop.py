@@ -117,7 +117,7 @@ class Monitor:
 
     def pause(self, seconds: float | None) -> str:
         """Stop looking for `seconds` (None: until resumed); when it ends, as ISO time,
-        or "resume"."""
+        or "resume". The end is a wall-clock deadline: a suspend does not stretch it."""
         with self.live.lock:
             until = None if seconds is None else self.clock.wall_ms() + seconds * 1000
             self._paused_until = math.inf if until is None else until
@@ -155,7 +155,7 @@ class Monitor:
 
     def run(self) -> Summary:
         start_ms = self.clock.wall_ms()
-        self.summary.started_ms = start_ms
+        self.summary.started_ms = self._wall_floor = start_ms
         today = self.recorder.start(
             start_ms,
             profile=self.profile.name,
