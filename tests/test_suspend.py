@@ -189,9 +189,10 @@ def test_an_interrupted_tracker_ends_the_episode_at_the_last_look() -> None:
 
 @COUNTS
 def test_an_episode_open_across_a_suspend_ends_at_the_last_look(
-    tmp_path: Path, counted: bool, caplog: pytest.LogCaptureFixture
+    posture_home: Path, counted: bool, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Was: stored as 8 h 02 min, the report's "longest episode"."""
+    tmp_path = posture_home / "data"
     clock = JumpingClock()
     timeline = scenario(
         [Segment("upright", 60), Segment("slouch", 120)],
@@ -215,6 +216,11 @@ def test_an_episode_open_across_a_suspend_ends_at_the_last_look(
     assert [r.getMessage() for r in caplog.records if "no look for" in r.getMessage()] == [
         "no look for 8 h 00 min (suspend?); treated as an absence"
     ]
+    report = run_posture(
+        "report", "--session", "1", "--format", "json", env={"POSTURE_HOME": str(posture_home)}
+    )
+    assert report.returncode == 0, report.stderr
+    assert 60 <= json.loads(report.stdout)["episode_longest_s"] <= 150
 
 
 @COUNTS
@@ -410,3 +416,24 @@ def test_a_small_step_back_is_clamped_and_a_step_forward_is_a_gap(tmp_path: Path
     # ended at the last look (the wall 1.5 s behind since the small step)
     assert 146_000 <= episodes[0][1] - START_MS <= 149_500
     assert episodes[1][0] >= START_MS + 148_500 + HOUR * 1000  # after the step
+
+
+def test_a_step_back_just_before_the_stop_still_ends_the_session_after_its_start(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = JumpingClock()
+    monitor, _, _, history = monitor_on(tmp_path, Scenario([Segment("upright", 60)]), clock)
+
+    def step_and_stop() -> None:
+        clock.step(-HOUR)
+        monitor.request_stop()
+
+    clock.at(30, step_and_stop)
+    with caplog.at_level(logging.INFO, logger="posture"):
+        monitor.run()
+    history.close()
+    db = tmp_path / "history.sqlite3"
+    assert_times_run_forward(db)
+    ((start, end),) = rows(db, "select started_ms, ended_ms from sessions")
+    assert start == START_MS and 28_000 <= end - start <= 30_000
+    assert any("the session ends at its last time" in r.getMessage() for r in caplog.records)
