@@ -9,6 +9,9 @@ that silently ignores a typo in `slouch_after` would nag or never nudge.
 from __future__ import annotations
 
 import dataclasses
+import errno
+import os
+import stat
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -145,16 +148,55 @@ def _build(cls: type[Any], table: dict[str, Any], prefix: str, file: Path) -> An
     return cls(**values)
 
 
+#: The largest config file read; a settings file is a few hundred bytes.
+MAX_CONFIG_BYTES = 1 << 20
+
+
+def _read(file: Path) -> str | None:
+    """The file's text, or None when there is none. Only a regular file is read, never
+    through a link, and never one too large to be a config: a FIFO would hang the
+    command, a device or a huge file fill the memory."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(file, flags)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ConfigError(
+                f"{file} is a symbolic link, and posture reads its config only from a file "
+                "of its own: put the file itself there"
+            ) from None
+        raise ConfigError(f"cannot read {file}: {exc.strerror}: fix or remove it") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ConfigError(f"{file} is not a regular file: replace it with a TOML file")
+        data = b""
+        while len(data) <= MAX_CONFIG_BYTES and (chunk := os.read(fd, 1 << 16)):
+            data += chunk
+    finally:
+        os.close(fd)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            f"{file} is larger than {MAX_CONFIG_BYTES >> 20} MiB, too large for a config: "
+            "fix or remove it"
+        )
+    return data.decode("utf-8")
+
+
 def load(file: Path) -> Config:
     """The config in `file` over the defaults; the defaults alone when it does not exist."""
-    if not file.exists():
-        return Config()
     try:
-        table = tomllib.loads(file.read_text(encoding="utf-8"))
+        text = _read(file)
+        if text is None:
+            return Config()
+        table = tomllib.loads(text)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{file} is not valid TOML ({exc}): fix or remove it") from exc
+        raise ConfigError(f"{file} is not valid TOML ({exc}): fix or remove it") from None
+    except RecursionError:  # "a=[[[[…]]]]": the parser's stack, not a setting
+        raise ConfigError(f"{file} is nested too deeply to be a config: fix or remove it") from None
     except OSError as exc:
-        raise ConfigError(f"cannot read {file}: {exc.strerror}") from exc
+        raise ConfigError(f"cannot read {file}: {exc.strerror}: fix or remove it") from None
     config: Config = _build(Config, table, "", file)
     notifiers = ("auto", "plyer", "notify-send", "osascript", "log")
     if config.monitor.notifier not in notifiers:

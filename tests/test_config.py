@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -154,3 +155,51 @@ def test_every_log_file_is_private_the_rotated_ones_too(tmp_path: Path) -> None:
     with pytest.raises(LinkRefused):
         PrivateRotatingFileHandler(link, maxBytes=2000)
     assert target.read_text() == "keep\n"
+
+
+def _config_home(tmp_path: Path) -> tuple[dict[str, str], Path]:
+    home = tmp_path / "home"
+    (home / "config").mkdir(parents=True, mode=0o700)
+    home.chmod(0o700)
+    return {"POSTURE_HOME": str(home)}, home / "config" / "config.toml"
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (
+            lambda f: f.write_text("a = " + "[" * 100_000 + "]" * 100_000 + "\n"),
+            "is nested too deeply to be a config: fix or remove it",
+        ),
+        (lambda f: os.mkfifo(f), "is not a regular file: replace it with a TOML file"),
+        (lambda f: f.mkdir(), "is not a regular file: replace it with a TOML file"),
+        (
+            lambda f: f.write_text("# " + "x" * (1 << 20) + "\n"),
+            "is larger than 1 MiB, too large for a config: fix or remove it",
+        ),
+        (
+            lambda f: f.write_bytes(b"[pose]\nmodel = '\xff'\n"),
+            "is not valid TOML",
+        ),
+        (
+            lambda f: f.symlink_to(f.with_name("elsewhere.toml")),
+            "is a symbolic link, and posture reads its config only from a file of its own",
+        ),
+    ],
+    ids=["nested", "fifo", "folder", "huge", "not-utf8", "link"],
+)
+def test_a_config_that_is_no_config_file_is_one_line(
+    tmp_path: Path, make: Any, message: str
+) -> None:
+    """The real CLI (`posture start` reads the config first): a FIFO must not hang it, a
+    deep nesting must not crash the parser; one line naming the file, exit 2."""
+    from tests.conftest import run_posture
+
+    env, file = _config_home(tmp_path)
+    make(file)
+    done = run_posture("start", env=env, timeout=20)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith(f"posture: error: {file} ")
+    assert message in done.stderr
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert not (file.parent.parent / "run" / "monitor.lock").exists()  # nothing started
