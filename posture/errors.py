@@ -2,7 +2,8 @@
 
 Anything the user can fix (a missing file, a camera that does not answer, a damaged
 profile) raises `PostureError` with a sentence that says what is wrong and what to do.
-Everything else is a bug and keeps its traceback.
+Everything else is a bug and keeps its traceback. `ForeignSocket` is here because both the
+control adapter (which detects it) and `posture start` (which must not wait on it) need it.
 """
 
 from __future__ import annotations
@@ -25,3 +26,9 @@ class InputError(PostureError):
 
 class ModelError(PostureError):
     """The pose model file is missing, damaged or not a PoseLandmarker bundle."""
+
+
+class ForeignSocket(PostureError):
+    """The control socket, or the process answering on it, belongs to another user: they
+    could answer `pause` or `stop` ("camera released") while the real monitor watches on,
+    or read what `status` says. Refused, never talked to."""

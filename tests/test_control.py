@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
+import os
 import shutil
 import socket
 import stat
+import struct
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -16,7 +21,14 @@ from typing import Any
 
 import pytest
 
-from posture.adapters.control.unix import ControlServer, NotRunning, request, socket_path
+from posture.adapters.control.unix import (
+    ControlServer,
+    ForeignSocket,
+    NotRunning,
+    peer_uid,
+    request,
+    socket_path,
+)
 from posture.errors import PostureError
 
 pytestmark = pytest.mark.skipif(not hasattr(socket, "AF_UNIX"), reason="needs Unix sockets")
@@ -399,3 +411,214 @@ def test_windows_is_refused(runtime: Path, monkeypatch: pytest.MonkeyPatch) -> N
         request(socket_path(runtime), {})
     with pytest.raises(PostureError, match="needs Unix sockets"):
         ControlServer(socket_path(runtime), echo).start()
+
+
+# --- who is at the other end: the socket's owner and the peer's uid ----------------------
+
+NOBODY = 65534
+as_root = pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0 or shutil.which("setpriv") is None,
+    reason="needs root and setpriv to act as a second user (uid 65534)",
+)
+on_linux = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SO_PEERCRED")
+
+
+def as_nobody(script: str, *args: str, timeout: float = 20) -> subprocess.Popen[str]:
+    """`python -c SCRIPT ARGS` as uid/gid 65534 with no groups: another user."""
+    return subprocess.Popen(
+        [
+            "setpriv",
+            f"--reuid={NOBODY}",
+            f"--regid={NOBODY}",
+            "--clear-groups",
+            sys.executable,
+            "-c",
+            script,
+            *args,
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd="/",
+    )
+
+
+class Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@on_linux
+def test_the_peer_uid_on_linux_is_the_process_s() -> None:
+    a, b = socket.socketpair(socket.AF_UNIX)
+    with a, b:
+        assert peer_uid(a) == os.geteuid()
+        assert peer_uid(b, platform="linux") == os.geteuid()
+
+
+class FakeMacSocket:
+    """A macOS socket as `getsockopt(SOL_LOCAL, LOCAL_PEERCRED, ...)` answers it."""
+
+    def __init__(self, raw: bytes) -> None:
+        self.raw = raw
+        self.asked: list[tuple[int, int, int]] = []
+
+    def getsockopt(self, level: int, optname: int, buflen: int, /) -> bytes:
+        self.asked.append((level, optname, buflen))
+        return self.raw
+
+
+def test_the_peer_uid_on_macos_is_read_from_xucred() -> None:
+    groups = [20, 12, 61] + [0] * 13
+    fake = FakeMacSocket(struct.pack("IIh16I", 0, 501, 3, *groups))
+    assert peer_uid(fake, platform="darwin") == 501
+    assert fake.asked == [(0, 1, 76)]  # SOL_LOCAL, LOCAL_PEERCRED, sizeof(struct xucred)
+    with pytest.raises(OSError, match="xucred version 7"):
+        peer_uid(FakeMacSocket(struct.pack("IIh16I", 7, 501, 0, *[0] * 16)), platform="darwin")
+    with pytest.raises(OSError, match="too little"):
+        peer_uid(FakeMacSocket(b"\0\0"), platform="darwin")
+    nowhere = FakeMacSocket(b"")
+    assert peer_uid(nowhere, platform="sunos5") is None and nowhere.asked == []
+
+
+@as_root
+def test_a_socket_file_of_another_user_is_refused_before_connecting(runtime: Path) -> None:
+    asked: list[dict[str, Any]] = []
+
+    def handler(message: dict[str, Any]) -> dict[str, Any]:
+        asked.append(message)
+        return {"ok": True}
+
+    with ControlServer(socket_path(runtime), handler) as srv:
+        os.chown(srv.path, NOBODY, NOBODY)
+        with pytest.raises(ForeignSocket) as info:
+            request(srv.path, {"cmd": "stop"}, timeout=2)
+        assert str(info.value) == (
+            f"the control socket {srv.path} belongs to uid {NOBODY}, not you (uid 0): "
+            f"remove it (rm '{srv.path}'), or check who runs posture"
+        )
+        assert asked == []
+        # A link of ours to a socket is refused as well (it could lead anywhere).
+        os.chown(srv.path, 0, 0)
+        link = runtime / "link.sock"
+        link.symlink_to(srv.path)
+        with pytest.raises(PostureError, match="is a symbolic link"):
+            request(link, {"cmd": "stop"}, timeout=2)
+        assert asked == []
+
+
+FAKE_MONITOR = """
+import json, os, socket, sys
+folder = sys.argv[1]
+path = os.path.join(folder, "monitor.sock")
+listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+listener.bind(path)
+listener.listen(4)
+print("listening", flush=True)
+listener.settimeout(15)
+conn, _ = listener.accept()
+conn.settimeout(5)
+got = b""
+try:
+    while chunk := conn.recv(65536):
+        got += chunk
+        if b"\\n" in got:
+            conn.sendall(b'{"ok": true, "paused_until": "resume"}\\n')
+            break
+except OSError:
+    pass
+print("got", json.dumps(got.decode()), flush=True)
+"""
+
+
+def fake_monitor_of_nobody(place: Path) -> tuple[subprocess.Popen[str], Path]:
+    """A process of uid 65534 listening like a monitor that answers anything "ok", its
+    socket moved to `place` (the same inode: whoever connects there reaches it)."""
+    scratch = Path(tempfile.mkdtemp(prefix="pst-nobody-", dir="/tmp"))
+    os.chown(scratch, NOBODY, NOBODY)
+    proc = as_nobody(FAKE_MONITOR, str(scratch))
+    assert proc.stdout is not None and proc.stdout.readline() == "listening\n", proc.stderr
+    place.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    (scratch / "monitor.sock").rename(place)
+    scratch.rmdir()
+    return proc, place
+
+
+@as_root
+@on_linux
+def test_a_server_of_another_uid_is_refused_and_told_nothing(runtime: Path) -> None:
+    """Its socket file made ours (root can chown it): the peer's uid still gives it away."""
+    proc, path = fake_monitor_of_nobody(socket_path(runtime))
+    try:
+        os.chown(path, 0, 0)
+        with pytest.raises(ForeignSocket) as info:
+            request(path, {"cmd": "pause", "seconds": None}, timeout=2)
+        assert str(info.value) == (
+            f"the control socket {path} is answered by uid {NOBODY}, not you (uid 0): "
+            "posture talks only to your own monitor; check who runs posture"
+        )
+        out, err = proc.communicate(timeout=10)
+        assert out == 'got ""\n', err  # it heard nothing, not even the command
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+CLIENT = """
+import socket, sys
+sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+sock.settimeout(5)
+sock.connect(sys.argv[1])
+try:
+    sock.sendall(b'{"cmd": "stop"}\\n')
+    reply = sock.recv(65536)
+except OSError:  # the server hung up first (a reset, a broken pipe)
+    reply = b""
+print(repr(reply))
+"""
+
+
+@as_root
+@on_linux
+def test_a_client_of_another_uid_is_dropped_logged_once_and_the_server_serves_on(
+    runtime: Path,
+) -> None:
+    asked: list[dict[str, Any]] = []
+
+    def handler(message: dict[str, Any]) -> dict[str, Any]:
+        asked.append(message)
+        return {"ok": True}
+
+    records = Records()
+    logger = logging.getLogger("posture.adapters.control.unix")
+    logger.addHandler(records)
+    open_folder = Path(tempfile.mkdtemp(prefix="pst-open-", dir="/tmp"))
+    try:
+        with ControlServer(socket_path(runtime), handler) as srv:
+            # Let uid 65534 reach the socket: a hard link in a folder it can enter, and
+            # the mode opened (the same inode: the server's socket).
+            open_folder.chmod(0o711)
+            door = open_folder / "door.sock"
+            os.link(srv.path, door)
+            door.chmod(0o666)
+            for _ in range(3):
+                client = as_nobody(CLIENT, str(door))
+                out, err = client.communicate(timeout=20)
+                assert client.returncode == 0, err
+                assert out == "b''\n"  # hung up on, unanswered
+            assert asked == []
+            assert [m for m in records.messages if "refused" in m] == [
+                f"control: refused a connection from uid {NOBODY}: the monitor answers only "
+                "its own user (uid 0)"
+            ]
+            srv.path.chmod(0o600)
+            assert request(srv.path, {"cmd": "status"}, timeout=2) == {"ok": True}
+            assert asked == [{"cmd": "status"}]
+    finally:
+        logger.removeHandler(records)
+        shutil.rmtree(open_folder, ignore_errors=True)

@@ -3,6 +3,11 @@ macOS.
 
 A Unix domain socket, `monitor.sock`, in the runtime folder (mode 0700); the socket itself
 has mode 0600, so only the user who runs the monitor can talk to it. There is no TCP.
+Both ends also check who is at the other one (`peer_uid`: `SO_PEERCRED` on Linux,
+`LOCAL_PEERCRED` on macOS): the server drops a client of another uid, the client talks
+only to a socket file it owns and a server of its own uid. Equal uids, root included: root
+does not drive a user's monitor, nor a user root's (a fake socket of another user would
+otherwise answer `pause` with "camera released" while the real monitor watched on).
 What travels on it, one exchange per connection, is `posture.adapters.control.protocol`.
 
 The server is a single thread that multiplexes its clients with `selectors`, so a client
@@ -19,13 +24,14 @@ import os
 import selectors
 import socket
 import stat
+import struct
 import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from posture.adapters.control.protocol import (
     MAX_REPLY,
@@ -36,11 +42,19 @@ from posture.adapters.control.protocol import (
     encode,
     encode_reply,
 )
-from posture.adapters.private import ensure_private_dir
-from posture.errors import PostureError
+from posture.adapters.private import LinkRefused, ensure_private_dir
+from posture.errors import ForeignSocket, PostureError
 from posture.ports import ControlHandler, NotRunning
 
-__all__ = ["ControlServer", "NotRunning", "UnixTransport", "request", "socket_path"]
+__all__ = [
+    "ControlServer",
+    "ForeignSocket",
+    "NotRunning",
+    "UnixTransport",
+    "peer_uid",
+    "request",
+    "socket_path",
+]
 
 log = logging.getLogger(__name__)
 
@@ -86,17 +100,93 @@ def _connect(path: Path, timeout: float) -> socket.socket:
     return sock
 
 
+class _CredSocket(Protocol):
+    def getsockopt(self, level: int, optname: int, buflen: int, /) -> bytes: ...
+
+
+#: Linux's `struct ucred`: pid, uid, gid.
+_UCRED = struct.Struct("iII")
+#: macOS's `struct xucred` (what `getpeereid` reads): cr_version, cr_uid, cr_ngroups,
+#: cr_groups[16], natively aligned (76 bytes).
+_XUCRED = struct.Struct("IIh16I")
+_XUCRED_VERSION = 0
+#: `SOL_LOCAL` on macOS, which Python does not name.
+_SOL_LOCAL = 0
+
+
+def peer_uid(sock: _CredSocket, platform: str | None = None) -> int | None:
+    """The effective uid of the process at the other end of a connected Unix socket:
+    `SO_PEERCRED` on Linux, `LOCAL_PEERCRED` on macOS; None on a platform with neither (the
+    socket's mode 0600 in a 0700 folder still guards it there). `OSError` if the call
+    fails."""
+    platform = sys.platform if platform is None else platform
+    if platform.startswith("linux"):
+        option = getattr(socket, "SO_PEERCRED", 17)
+        raw = sock.getsockopt(socket.SOL_SOCKET, option, _UCRED.size)
+        return int(_UCRED.unpack(raw[: _UCRED.size])[1])
+    if platform == "darwin":
+        option = getattr(socket, "LOCAL_PEERCRED", 1)
+        raw = sock.getsockopt(_SOL_LOCAL, option, _XUCRED.size)
+        if len(raw) < 8:
+            raise OSError(errno.EINVAL, "LOCAL_PEERCRED returned too little")
+        version, uid = struct.unpack_from("II", raw)
+        if version != _XUCRED_VERSION:
+            raise OSError(errno.EINVAL, f"LOCAL_PEERCRED returned xucred version {version}")
+        return int(uid)
+    return None
+
+
+def _check_socket_file(path: Path) -> None:
+    """Before connecting: the path must be a socket of ours. `NotRunning` when there is
+    none (or a file that no monitor can listen on), `ForeignSocket` when another user
+    owns what is there, `LinkRefused` for a link."""
+    try:
+        st = path.lstat()
+    except (FileNotFoundError, NotADirectoryError) as err:
+        raise NotRunning() from err
+    except OSError as err:
+        raise PostureError(f"cannot reach the posture monitor at {path}: {err.strerror}") from err
+    me = os.geteuid()
+    if st.st_uid != me:
+        raise ForeignSocket(
+            f"the control socket {path} belongs to uid {st.st_uid}, not you (uid {me}): "
+            f"remove it (rm '{path}'), or check who runs posture"
+        )
+    if stat.S_ISLNK(st.st_mode):
+        raise LinkRefused(path)
+    if not stat.S_ISSOCK(st.st_mode):
+        raise NotRunning()
+
+
+def _check_peer(sock: socket.socket, path: Path) -> None:
+    """After connecting: the process that listens must run as us."""
+    me = os.geteuid()
+    try:
+        uid = peer_uid(sock)
+    except OSError as err:
+        raise PostureError(
+            f"cannot tell who answers on {path} ({err.strerror or err}): not talking to it"
+        ) from err
+    if uid is not None and uid != me:
+        raise ForeignSocket(
+            f"the control socket {path} is answered by uid {uid}, not you (uid {me}): "
+            "posture talks only to your own monitor; check who runs posture"
+        )
+
+
 def request(path: Path, message: dict[str, Any], *, timeout: float = 5.0) -> dict[str, Any]:
     """Send `message` to the monitor listening on `path` and return its reply.
 
     Raises `NotRunning` when no monitor listens there (no socket, or a stale socket file
     left by a monitor that died), `PostureError` when the monitor does not answer within
-    `timeout` seconds or answers something that is not one JSON object.
+    `timeout` seconds or answers something that is not one JSON object, `ForeignSocket`
+    (before anything is sent) when the socket or the process listening on it is not ours.
     """
     _require_unix_sockets()
     _check_length(path)
     data = encode(message)
     deadline = time.monotonic() + timeout
+    _check_socket_file(path)
     try:
         sock = _connect(path, timeout)
     except (FileNotFoundError, ConnectionRefusedError, NotADirectoryError) as err:
@@ -116,6 +206,7 @@ def request(path: Path, message: dict[str, Any], *, timeout: float = 5.0) -> dic
 
     reply = bytearray()
     with sock:
+        _check_peer(sock, path)
         try:
             sock.sendall(data)
             while b"\n" not in reply and len(reply) <= MAX_REPLY:
@@ -175,6 +266,7 @@ class ControlServer:
         self._stop = threading.Event()
         self._inode: tuple[int, int] | None = None
         self._lock = threading.Lock()
+        self._refused: set[int | None] = set()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -264,6 +356,11 @@ class ControlServer:
             st = self.path.lstat()
         except FileNotFoundError:
             return
+        if st.st_uid != os.geteuid():
+            raise ForeignSocket(
+                f"the control socket {self.path} belongs to uid {st.st_uid}, not you "
+                f"(uid {os.geteuid()}): remove it (rm '{self.path}'), or check who runs posture"
+            )
         if not stat.S_ISSOCK(st.st_mode):
             raise PostureError(f"{self.path} exists and is not a socket: remove it and start again")
         try:
@@ -368,13 +465,36 @@ class ControlServer:
             except OSError as err:
                 log.debug("control: accept failed: %s", err)
                 return
-            if len(clients) >= MAX_CLIENTS:
+            if len(clients) >= MAX_CLIENTS or not self._ours(conn):
                 conn.close()
                 continue
             conn.setblocking(False)
             client = _Client(conn, time.monotonic() + self.client_timeout)
             clients[conn.fileno()] = client
             sel.register(conn, selectors.EVENT_READ, None)
+
+    def _ours(self, conn: socket.socket) -> bool:
+        """Whether the client runs as the monitor's user; another's is refused, and said in
+        the log once per uid (a client that keeps trying does not fill it)."""
+        me = os.geteuid()
+        try:
+            uid = peer_uid(conn)
+        except OSError as err:
+            if None not in self._refused:
+                self._refused.add(None)
+                log.warning("control: refused a client whose uid cannot be read: %s", err)
+            return False
+        if uid is None or uid == me:
+            return True
+        if uid not in self._refused:
+            self._refused.add(uid)
+            log.warning(
+                "control: refused a connection from uid %d: the monitor answers only its "
+                "own user (uid %d)",
+                uid,
+                me,
+            )
+        return False
 
     def _drop(
         self, client: _Client, sel: selectors.BaseSelector, clients: dict[int, _Client]
