@@ -7,6 +7,7 @@ import errno
 import io
 import logging.handlers
 import os
+import stat
 from pathlib import Path
 
 from posture.errors import PostureError
@@ -48,15 +49,40 @@ class UntrustedFolder(PostureError):
     control socket there."""
 
 
+class FolderError(PostureError):
+    """A folder posture needs is a file, cannot be made, or cannot be written in."""
+
+
+def _not_a_folder(path: Path) -> FolderError:
+    """The error for `path`, or for the first folder above it that is a file."""
+    for place in (*reversed(path.parents), path):
+        if place.exists() and not place.is_dir():
+            path = place
+            break
+    return FolderError(
+        f"{path} is not a folder, and posture keeps its files in one: move the file away, "
+        "or set POSTURE_HOME to a folder"
+    )
+
+
 def check_trusted_dir(path: Path) -> None:
     """`UntrustedFolder` when `path` exists and belongs to another user or is writable by
-    group or others; nothing when it does not exist yet (it will be made 0700)."""
+    group or others; `FolderError` when it, or a folder above it, is a file; nothing when
+    it does not exist yet (it will be made 0700)."""
     if os.name != "posix":
         return
     try:
         st = path.stat()
     except FileNotFoundError:
         return
+    except NotADirectoryError:
+        raise _not_a_folder(path) from None
+    except OSError as err:
+        raise FolderError(
+            f"cannot look into {path} ({err.strerror}): set POSTURE_HOME to a folder of yours"
+        ) from None
+    if not stat.S_ISDIR(st.st_mode):
+        raise _not_a_folder(path)
     if st.st_uid != os.getuid():
         raise UntrustedFolder(
             f"{path} belongs to another user (uid {st.st_uid}): posture keeps its files only "
@@ -69,16 +95,38 @@ def check_trusted_dir(path: Path) -> None:
         )
 
 
+def _cannot_write(path: Path, reason: str) -> FolderError:
+    try:
+        read_only = bool(os.statvfs(path).f_flag & getattr(os, "ST_RDONLY", 1))
+    except OSError:
+        read_only = False
+    if read_only:
+        reason = "a read-only file system"
+    return FolderError(
+        f"posture cannot write in {path} ({reason}): make it writable, or set POSTURE_HOME "
+        "to a folder you can write in"
+    )
+
+
 def ensure_private_dir(path: Path) -> Path:
     """Create `path`, and every missing folder above it, readable by the user only;
     tighten `path` if it exists. (`mkdir(parents=True)` would give the parents the
-    umask's mode, typically 0755.)"""
+    umask's mode, typically 0755.) A folder that cannot be made or written in is a
+    `FolderError`, one line, before any file in it is tried."""
     check_trusted_dir(path)
     missing = [p for p in (path, *path.parents) if not p.exists()]
     for folder in reversed(missing):
-        folder.mkdir(mode=0o700, exist_ok=True)
-    if os.name == "posix" and (path.stat().st_mode & 0o077):
-        path.chmod(0o700)
+        try:
+            folder.mkdir(mode=0o700, exist_ok=True)
+        except OSError as err:
+            raise _cannot_write(folder.parent, err.strerror or str(err)) from None
+    try:
+        if os.name == "posix" and (path.stat().st_mode & 0o077):
+            path.chmod(0o700)
+    except OSError as err:
+        raise _cannot_write(path, err.strerror or str(err)) from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise _cannot_write(path, "permission denied")
     return path
 
 

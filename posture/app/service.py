@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import logging
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -22,14 +23,14 @@ from typing import TYPE_CHECKING, Any
 from posture.app import compose
 from posture.app.compose import RunOptions
 from posture.core.durations import checked_seconds
-from posture.errors import PostureError
+from posture.errors import ForeignSocket, PostureError
 from posture.ports import NotRunning
 
 if TYPE_CHECKING:
     from posture.app.monitor.live import Summary
     from posture.app.monitor.loop import Monitor
     from posture.config import Config
-    from posture.ports import ControlHandler
+    from posture.ports import ControlHandler, ControlTransport
 
 __all__ = ["RunOptions", "run_monitor", "start_detached", "stop_monitor"]
 
@@ -90,6 +91,8 @@ def run_monitor(
         previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
         try:
             parts.transport.serve(_handler(monitor), on_failure=monitor.request_stop)
+            if os.environ.pop(DETACHED, None):
+                _let_go_of_stderr()
             feed = monitor.feed
             log.info(
                 "monitoring %s with profile '%s' (pid %d, log %s, notifications via %s)",
@@ -111,32 +114,132 @@ def run_monitor(
         lock.release()
 
 
+#: In the environment of the monitor `start` launches: its stderr is a pipe `start` reads
+#: until the monitor answers, so a start-up failure is told in the terminal; once serving,
+#: the monitor lets go of the pipe (`_let_go_of_stderr`).
+DETACHED = "POSTURE_DETACHED"
+#: What `start` keeps of the monitor's stderr: its last words are the reason.
+_KEPT = 16 * 1024
+
+
 def start_detached(args: list[str], *, wait: float = 30.0) -> int:
-    """Start `posture run ARGS` as a detached process; return its pid once it answers."""
+    """Start `posture run ARGS` as a detached process; return its pid once it answers.
+
+    Raises `AlreadyRunning` when a monitor runs, including one another `start` launched
+    at the same moment (its pid, not our child's); `PostureError` with the child's own
+    one-line reason when it fails before it answers."""
     places = compose.monitor_places()
     compose.ensure_not_running(places)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "posture", "run", *args],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-        close_fds=True,
-    )
-    deadline = time.monotonic() + wait
+    read_fd, write_fd = os.pipe()
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "posture", "run", *args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=write_fd,
+            start_new_session=True,
+            close_fds=True,
+            env={**os.environ, DETACHED: "1"},
+        )
+    except OSError as err:
+        os.close(read_fd)
+        raise PostureError(
+            f"cannot start the monitor with {sys.executable}: {err.strerror or err}"
+        ) from None
+    except BaseException:
+        os.close(read_fd)
+        raise
+    finally:
+        os.close(write_fd)
+    try:
+        return _await_start(proc, read_fd, places, wait)
+    finally:
+        os.close(read_fd)
+
+
+def _await_start(
+    proc: subprocess.Popen[bytes], errors: int, places: compose.MonitorPlaces, wait: float
+) -> int:
+    """Read the child's stderr and ask for the status until a monitor answers or the child
+    has exited and said all it had to say."""
     transport = compose.control_transport(places)
+    said = b""
+    deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
-        if proc.poll() is not None:
+        exited = proc.poll() is not None
+        said = (said + _read_available(errors, 0.0 if exited else 0.1))[-_KEPT:]
+        pid = _answering_pid(transport)
+        if pid == proc.pid:
+            return pid
+        if pid is not None:  # another `start`'s monitor won the lock
+            raise _already_running(places, pid)
+        if exited:
+            if compose.is_running(places):  # the winner of the lock, still starting up
+                time.sleep(0.1)
+                continue
             raise PostureError(
-                f"the monitor stopped at once (exit {proc.returncode}): "
-                f"see {places.log_file}{_last_log_line(places.log_file)}"
+                f"the monitor did not start: {_reason(said, proc.returncode, places)}"
             )
-        with contextlib.suppress(PostureError):
-            if transport.request({"cmd": "status"}, timeout=1.0).get("ok"):
-                return proc.pid
-        time.sleep(0.1)
     proc.terminate()
     raise PostureError(f"the monitor did not answer within {wait:.0f} s: see {places.log_file}")
+
+
+def _read_available(fd: int, timeout: float) -> bytes:
+    """What the pipe holds now (waiting up to `timeout` for the first of it)."""
+    data = b""
+    while select.select([fd], [], [], timeout)[0]:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        data += chunk
+        timeout = 0.0
+    return data
+
+
+def _answering_pid(transport: ControlTransport) -> int | None:
+    """The pid of the monitor that answers on the control channel, None if none does."""
+    try:
+        reply = transport.request({"cmd": "status"}, timeout=1.0)
+    except ForeignSocket:
+        raise
+    except PostureError:  # nobody there yet, or not answering yet
+        return None
+    pid = reply.get("pid")
+    return pid if reply.get("ok") and isinstance(pid, int) else None
+
+
+def _already_running(places: compose.MonitorPlaces, pid: int) -> PostureError:
+    try:
+        compose.ensure_not_running(places)
+    except PostureError as err:  # `AlreadyRunning`, with the pid in the lock
+        return err
+    return PostureError(f"a posture monitor is already running (pid {pid})", exit_code=1)
+
+
+def _reason(said: bytes, code: int | None, places: compose.MonitorPlaces) -> str:
+    """The child's last line on stderr (its one-line error, or a traceback's last line),
+    else its exit status and the log's last line."""
+    lines = [line.strip() for line in said.decode("utf-8", "replace").splitlines()]
+    last = next((line for line in reversed(lines) if line), "")
+    if last:
+        return last.removeprefix("posture: error: ")
+    return f"it exited with status {code}: see {places.log_file}{_last_log_line(places.log_file)}"
+
+
+def _let_go_of_stderr() -> None:
+    """In the monitor `start` launched, once it serves: stderr (the pipe `start` read)
+    becomes /dev/null, so nothing writes to a pipe nobody reads, and `start` sees its end.
+    Both the descriptor 2 and Python's `sys.stderr`, which may be a copy of it."""
+    fds = {2}
+    with contextlib.suppress(AttributeError, OSError, ValueError):
+        sys.stderr.flush()
+        fds.add(sys.stderr.fileno())
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        for fd in fds:
+            os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
 
 
 def _last_log_line(file: Path) -> str:
