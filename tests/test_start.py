@@ -186,6 +186,51 @@ def test_a_read_only_posture_home_is_one_line(read_only_home: Path) -> None:
     )
 
 
+@pytest.fixture
+def full_home() -> Iterator[Path]:
+    """A POSTURE_HOME on a small tmpfs filled to the last byte."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    base = Path(tempfile.mkdtemp(prefix="pst-full-", dir="/tmp"))
+    home = base / "home"
+    home.mkdir(mode=0o700)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "mode=0700,size=64k", "tmpfs", str(home)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        shutil.rmtree(base, ignore_errors=True)
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    try:
+        with contextlib.suppress(OSError), (home / "filler").open("wb") as fh:
+            while True:
+                fh.write(b"\0" * 4096)
+                fh.flush()
+        yield home
+    finally:
+        subprocess.run(["umount", str(home)], check=False)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_a_full_disk_is_told_by_start_in_one_line(full_home: Path) -> None:
+    """The monitor's first write (its pid in the lock) fails: before, `start` said "see
+    the log", a log that could not be written, and `run` showed a traceback."""
+    env = {"POSTURE_HOME": str(full_home)}
+    reason = (
+        f"cannot write {full_home / 'run' / 'monitor.lock'} (No space left on device): make "
+        "room there, or set POSTURE_HOME to another folder\n"
+    )
+    started = run_posture("start", env=env, timeout=60)
+    assert (started.returncode, started.stderr) == (
+        2,
+        f"posture: error: the monitor did not start: {reason}",
+    )
+    ran = run_posture("run", env=env, timeout=60)
+    assert (ran.returncode, ran.stderr) == (2, f"posture: error: {reason}")
+
+
 @as_root
 @pytest.mark.parametrize("folder", ["run", "log", "data"])
 def test_a_subfolder_of_another_user_is_one_line(tmp_path: Path, folder: str) -> None:

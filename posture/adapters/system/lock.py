@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import IO
@@ -47,10 +48,18 @@ class MonitorLock:
         except OSError:
             fh.close()
             raise AlreadyRunning(read_pid(self.path)) from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"{os.getpid()}\n")
-        fh.flush()
+        try:
+            fh.seek(0)
+            fh.truncate()
+            fh.write(f"{os.getpid()}\n")
+            fh.flush()
+        except OSError as err:  # a full disk, typically: one line, not a traceback
+            with contextlib.suppress(OSError):  # closes even when the flush fails again
+                fh.close()
+            raise PostureError(
+                f"cannot write {self.path} ({err.strerror}): make room there, or set "
+                "POSTURE_HOME to another folder"
+            ) from None
         self._fh = fh
 
     def release(self) -> None:
