@@ -217,12 +217,14 @@ def _already_running(places: compose.MonitorPlaces, pid: int) -> PostureError:
 
 
 def _reason(said: bytes, code: int | None, places: compose.MonitorPlaces) -> str:
-    """The child's last line on stderr (its one-line error, or a traceback's last line),
-    else its exit status and the log's last line."""
+    """The child's one-line error (a native library's line may follow it), else its last
+    line on stderr (a traceback's), else its exit status and the log's last line."""
     lines = [line.strip() for line in said.decode("utf-8", "replace").splitlines()]
-    last = next((line for line in reversed(lines) if line), "")
+    prefix = "posture: error: "
+    ours = [line for line in lines if line.startswith(prefix)]
+    last = ours[-1] if ours else next((line for line in reversed(lines) if line), "")
     if last:
-        return last.removeprefix("posture: error: ")
+        return last.removeprefix(prefix)
     return f"it exited with status {code}: see {places.log_file}{_last_log_line(places.log_file)}"
 
 
