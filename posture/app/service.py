@@ -164,10 +164,15 @@ def _await_start(
     has exited and said all it had to say."""
     transport = compose.control_transport(places)
     said = b""
+    open_ = True  # until the child lets go of the pipe (or exits)
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         exited = proc.poll() is not None
-        said = (said + _read_available(errors, 0.0 if exited else 0.1))[-_KEPT:]
+        if open_:
+            chunk, open_ = _read_available(errors, 0.0 if exited else 0.1)
+            said = (said + chunk)[-_KEPT:]
+        else:
+            time.sleep(0.1)
         pid = _answering_pid(transport)
         if pid == proc.pid:
             return pid
@@ -184,16 +189,17 @@ def _await_start(
     raise PostureError(f"the monitor did not answer within {wait:.0f} s: see {places.log_file}")
 
 
-def _read_available(fd: int, timeout: float) -> bytes:
-    """What the pipe holds now (waiting up to `timeout` for the first of it)."""
+def _read_available(fd: int, timeout: float) -> tuple[bytes, bool]:
+    """What the pipe holds now (waiting up to `timeout` for the first of it), and whether
+    it is still open at the other end."""
     data = b""
     while select.select([fd], [], [], timeout)[0]:
         chunk = os.read(fd, 65536)
         if not chunk:
-            break
+            return data, False
         data += chunk
         timeout = 0.0
-    return data
+    return data, True
 
 
 def _answering_pid(transport: ControlTransport) -> int | None:
