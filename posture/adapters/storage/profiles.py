@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
-from posture.adapters.private import ensure_private_dir
+from posture.adapters.private import ensure_private_dir, open_private
 from posture.core.profile import Profile, ProfileError, check_name, parse
+
+#: The largest profile file read: a calibration writes about 2 KB.
+MAX_BYTES = 1024 * 1024
 
 
 def profile_path(data_dir: Path, name: str) -> Path:
@@ -27,22 +31,47 @@ def _calibrate_hint(name: str) -> str:
     return "posture calibrate" if name == "default" else f"posture calibrate --profile {name}"
 
 
+def _damaged(path: Path, name: str, reason: str) -> ProfileError:
+    return ProfileError(
+        f"profile {path} is damaged ({reason}); it was left as it is: run "
+        f"`{_calibrate_hint(name)}` to make a new one"
+    )
+
+
+def _read(path: Path, name: str) -> bytes:
+    """The bytes of the profile file: never through a link, never blocking on a FIFO or
+    a device (opened non-blocking, then refused unless a regular file), at most
+    `MAX_BYTES` (a calibration writes a few kilobytes)."""
+    fd = open_private(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ProfileError(
+                f"profile {path} is not a regular file; it was left as it is: remove it "
+                f"and run `{_calibrate_hint(name)}`"
+            )
+        data = fh.read(MAX_BYTES + 1)
+    if len(data) > MAX_BYTES:
+        raise _damaged(path, name, f"larger than {MAX_BYTES // 1024} KB")
+    return data
+
+
 def load(data_dir: Path, name: str = "default") -> Profile:
     path = profile_path(data_dir, name)
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         raise ProfileError(
             f"no calibration found for profile '{name}': run `{_calibrate_hint(name)}`"
         )
     try:
-        return parse(path.read_text(encoding="utf-8"), name)
+        return parse(_read(path, name).decode("utf-8"), name)
     except OSError as exc:
-        raise ProfileError(f"cannot read profile {path}: {exc.strerror}") from exc
+        reason = (exc.strerror or type(exc).__name__).lower()
+        raise ProfileError(f"cannot read profile {path}: {reason}") from exc
+    except UnicodeDecodeError as exc:
+        raise _damaged(path, name, "not UTF-8 text") from exc
     except (ValueError, KeyError, TypeError) as exc:
         reason = f"missing {exc}" if isinstance(exc, KeyError) else str(exc).splitlines()[0]
-        raise ProfileError(
-            f"profile {path} is damaged ({reason}); it was left as it is: run "
-            f"`{_calibrate_hint(name)}` to make a new one"
-        ) from exc
+        raise _damaged(path, name, reason[:200]) from exc
 
 
 def save(data_dir: Path, profile: Profile, *, now: datetime | None = None) -> Path:
