@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import struct
 import subprocess
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +16,7 @@ import pytest
 
 from posture.core import calibration, features
 from posture.core.profile import POSSIBLE, STILL
-from tests.conftest import run_posture
+from tests.conftest import foreign_lines, run_posture
 
 
 def profile_dict(**changes: Any) -> dict[str, Any]:
@@ -46,10 +49,16 @@ def write_profile(home: Path, content: str | bytes) -> Path:
     return path
 
 
-def assert_one_line_error(result: subprocess.CompletedProcess[str], *parts: str) -> str:
+def assert_one_line_error(
+    result: subprocess.CompletedProcess[str], *parts: str, native: bool = False
+) -> str:
+    """The one line posture wrote; with `native`, a native library's own lines (libpng
+    writes "libpng error: ..." straight to fd 2) are left out."""
     assert result.returncode != 0, result.stdout
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
+    if native:
+        lines = [line for line in lines if line not in foreign_lines(result.stderr)]
     assert len(lines) == 1, result.stderr
     for part in parts:
         assert part in lines[0], lines[0]
@@ -186,3 +195,58 @@ def test_the_bounds_cover_every_feature_and_the_calibration_gates() -> None:
             assert limit <= STILL[view].get(name, POSSIBLE[name][2])
     for view in STILL.values():
         assert set(view) <= set(features.NAMES)
+
+
+# --- pictures ---------------------------------------------------------------------------
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A tiny PNG whose header claims `width` x `height` (its data is one empty row)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00"))
+        + chunk(b"IEND", b"")
+    )
+
+
+def test_a_picture_claiming_an_absurd_size_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "huge.png"
+    path.write_bytes(png_claiming(100_000, 100_000))
+    assert len(path.read_bytes()) < 100
+    result = run_posture("analyze", str(path), timeout=120)
+    assert_one_line_error(
+        result, f"image {path} claims 100000x100000 pixels", "100 megapixels", "make it smaller"
+    )
+
+
+def test_a_damaged_picture_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "cut.png"
+    path.write_bytes(png_claiming(640, 480))  # the header is fine, the data is not
+    result = run_posture("analyze", str(path), timeout=120)
+    assert_one_line_error(result, f"cannot read image {path}: damaged or not an image", native=True)
+
+
+def test_a_fifo_named_like_a_picture_is_refused_without_waiting(tmp_path: Path) -> None:
+    path = tmp_path / "pipe.png"
+    os.mkfifo(path)
+    result = run_posture("analyze", str(path), timeout=60)
+    assert_one_line_error(result, f"cannot read image {path}: not a regular file")
+
+
+def test_a_double_star_glob_through_link_loops_ends(tmp_path: Path, grace_hopper: Path) -> None:
+    root = tmp_path / "photos"
+    (root / "a" / "b").mkdir(parents=True)
+    shutil.copy(grace_hopper, root / "a" / "b" / "person.jpg")
+    (root / "a" / "b" / "up").symlink_to(root / "a")
+    (root / "a" / "b" / "top").symlink_to(root)
+    (root / "a" / "loop").symlink_to(".")
+    result = run_posture("analyze", f"{root}/**/*.jpg", timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("person.jpg") == 1, result.stdout

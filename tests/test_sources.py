@@ -6,6 +6,7 @@ can check channel order, frame order and counts exactly.
 
 from __future__ import annotations
 
+import glob
 import os
 import re
 import subprocess
@@ -553,3 +554,62 @@ def test_name_sort_is_a_total_order(names: list[str]) -> None:
     ordered = sorted(names, key=sources._natural_key)
     assert sorted(reversed(names), key=sources._natural_key) == ordered
     assert sorted(ordered) == sorted(names)
+
+
+# --- big, lying and looping inputs ------------------------------------------------------
+
+
+@pytest.mark.parametrize("extension", [".png", ".jpg", ".bmp", ".webp", ".tif"])
+def test_picture_size_is_read_from_the_header(tmp_path: Path, extension: str) -> None:
+    path = tmp_path / f"picture{extension}"
+    picture = np.zeros((37, 53, 3), np.uint8)
+    if not cv2.imwrite(str(path), picture):
+        pytest.skip(f"this OpenCV build cannot write {extension}")
+    assert sources.picture_size(path.read_bytes()) == (53, 37)
+    assert sources.picture_size(path.read_bytes()[:8]) is None
+
+
+def test_a_large_picture_is_decoded_reduced(tmp_path: Path) -> None:
+    path = tmp_path / "big.jpg"
+    assert cv2.imwrite(str(path), np.full((2400, 3200, 3), 128, np.uint8))
+    frame = next(iter(open_source(str(path))))
+    assert frame.image.shape == (1200, 1600, 3)  # 7.7 MP halved: within DECODE_PIXELS
+    small = next(iter(open_source(write_image(tmp_path / "small.png").as_posix())))
+    assert small.image.shape == (H, W, 3)
+
+
+def test_glob_double_star_matches_like_glob(tmp_path: Path) -> None:
+    make_folder(tmp_path / "shots")
+    (tmp_path / "shots" / "sub" / "deeper").mkdir()
+    write_image(tmp_path / "shots" / "sub" / "deeper" / "frame7.png")
+    base = str(tmp_path / "shots")
+    for rest in ("**/*.png", "**/frame?.png", "*/**/*.png", "**", "**/deeper/*", "sub/**/*"):
+        pattern = f"{base}/{rest}"
+        expected = sorted(
+            m
+            for m in glob.glob(pattern, recursive=True)  # noqa: PTH207
+            if Path(m).is_file() and sources._has_image_extension(m)
+        )
+        assert sorted(f.origin for f in open_source(pattern)) == expected, rest
+
+
+def test_glob_follows_links_but_not_round_a_loop(tmp_path: Path) -> None:
+    root = tmp_path / "loop"
+    (root / "a" / "b").mkdir(parents=True)
+    write_image(root / "a" / "b" / "x.png")
+    (root / "a" / "b" / "up").symlink_to(root / "a")
+    (root / "a" / "self").symlink_to(".")
+    (root / "elsewhere").symlink_to(root / "a" / "b")
+    origins = [f.origin for f in open_source(f"{root}/**/*.png")]
+    assert len(origins) == 1
+    assert origins[0].endswith("x.png")
+
+
+def test_glob_reaching_too_many_names_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sources, "MAX_LISTED", 5)
+    for i in range(6):
+        (tmp_path / f"f{i}.txt").write_text("")
+    with pytest.raises(InputError, match=r"reaches more than 5 files and folders"):
+        open_source(f"{tmp_path}/**/*.png")

@@ -28,6 +28,8 @@ import glob
 import math
 import os
 import re
+import stat
+import struct
 import sys
 import threading
 import time
@@ -74,6 +76,8 @@ VIDEO_EXTENSIONS: tuple[str, ...] = (
 _FALLBACK_FPS = 30.0
 _GLOB_CHARS = re.compile(r"[*?\[]")
 _CAMERA_INDEX = re.compile(r"[0-9]+")
+#: The most names a folder or a ``**`` pattern may reach before posture gives up.
+MAX_LISTED = 200_000
 
 Image = npt.NDArray[np.uint8]
 _S = TypeVar("_S", bound="_SourceBase")
@@ -176,16 +180,113 @@ def _natural_key(text: str) -> tuple[list[str | int], str]:
     return key, text
 
 
-def _decode_image(path: str) -> Image | None:
-    """The picture in `path` as RGB, or None if it does not decode.
+#: A picture claiming more pixels than this is refused before decoding (the largest
+#: camera sensors give about 100 megapixels; OpenCV would need 3 bytes for each).
+MAX_IMAGE_PIXELS = 100_000_000
+#: Larger pictures are decoded reduced (by 2, 4 or 8: JPEG decodes straight at that
+#: size) to at most this many pixels: the pose model sees 256x256 and every feature is in
+#: picture units, so nothing is lost but memory.
+DECODE_PIXELS = 4_000_000
+#: The largest image file read into memory.
+MAX_IMAGE_BYTES = 512 * 1024 * 1024
+_REDUCTIONS = (1, 2, 4, 8)
 
-    Reads the bytes with Python and decodes them with `cv2.imdecode`, which (unlike
-    `cv2.imread` on Windows) copes with any file name. EXIF orientation is applied.
-    """
-    import cv2
 
+def _u16(data: bytes, at: int, order: str = ">") -> int:
+    value: int = struct.unpack_from(order + "H", data, at)[0]
+    return value
+
+
+def _u32(data: bytes, at: int, order: str = ">") -> int:
+    value: int = struct.unpack_from(order + "I", data, at)[0]
+    return value
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from the first start-of-frame marker, walking the segments."""
+    at = 2
+    while at + 9 <= len(data):
+        if data[at] != 0xFF:
+            return None
+        marker = data[at + 1]
+        if marker == 0xFF:  # fill byte
+            at += 1
+            continue
+        if marker in (0x01, 0xD8) or 0xD0 <= marker <= 0xD7:  # no length
+            at += 2
+            continue
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            return _u16(data, at + 7), _u16(data, at + 5)
+        at += 2 + _u16(data, at + 2)
+    return None
+
+
+def _tiff_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from the first image directory (tags 256 and 257)."""
+    order = "<" if data[:2] == b"II" else ">"
+    ifd = _u32(data, 4, order)
+    if ifd + 2 > len(data):
+        return None
+    found: dict[int, int] = {}
+    for entry in range(min(_u16(data, ifd, order), 4096)):
+        at = ifd + 2 + 12 * entry
+        if at + 12 > len(data):
+            break
+        tag, kind = _u16(data, at, order), _u16(data, at + 2, order)
+        if tag in (256, 257):
+            found[tag] = _u16(data, at + 8, order) if kind == 3 else _u32(data, at + 8, order)
+    if 256 in found and 257 in found:
+        return found[256], found[257]
+    return None
+
+
+def _webp_size(data: bytes) -> tuple[int, int] | None:
+    chunk = data[12:16]
+    if chunk == b"VP8X":
+        width = int.from_bytes(data[24:27], "little") + 1
+        return width, int.from_bytes(data[27:30], "little") + 1
+    if chunk == b"VP8L":
+        bits = _u32(data, 21, "<")
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    if chunk == b"VP8 ":
+        return _u16(data, 26, "<") & 0x3FFF, _u16(data, 28, "<") & 0x3FFF
+    return None
+
+
+def picture_size(data: bytes) -> tuple[int, int] | None:
+    """The (width, height) a PNG, JPEG, BMP, WebP or TIFF file's header claims, read
+    without decoding; None for another format or a header too short to say."""
     try:
-        data = np.fromfile(path, dtype=np.uint8)
+        if data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR":
+            return _u32(data, 16), _u32(data, 20)
+        if data[:2] == b"\xff\xd8":
+            return _jpeg_size(data)
+        if data[:2] == b"BM":
+            return abs(struct.unpack_from("<i", data, 18)[0]), abs(
+                struct.unpack_from("<i", data, 22)[0]
+            )
+        if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+            return _webp_size(data)
+        if data[:4] in (b"II*\x00", b"MM\x00*"):
+            return _tiff_size(data)
+    except struct.error:  # cut short
+        return None
+    return None
+
+
+def _reduction(size: tuple[int, int] | None) -> int:
+    """By how much to reduce a picture of `size` so it decodes to DECODE_PIXELS or less."""
+    if size is None:
+        return 1
+    pixels = size[0] * size[1]
+    return next((r for r in _REDUCTIONS if pixels <= DECODE_PIXELS * r * r), _REDUCTIONS[-1])
+
+
+def _read_bytes(path: str) -> bytes | None:
+    """The bytes of the file at `path` (None for a folder), opened without blocking (a
+    FIFO or a device is refused, not waited on) and no more than MAX_IMAGE_BYTES."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         raise InputError(f"no such file or folder: {path}") from None
     except IsADirectoryError:
@@ -193,10 +294,54 @@ def _decode_image(path: str) -> Image | None:
     except OSError as err:
         reason = err.strerror or type(err).__name__
         raise InputError(f"cannot read image {path}: {reason.lower()}") from None
-    if data.size == 0:
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            return None
+        if not stat.S_ISREG(info.st_mode):
+            raise InputError(f"cannot read image {path}: not a regular file")
+        if info.st_size > MAX_IMAGE_BYTES:
+            raise InputError(
+                f"image {path} is {info.st_size // (1024 * 1024)} MB, more than posture "
+                f"reads ({MAX_IMAGE_BYTES // (1024 * 1024)} MB): make it smaller"
+            )
+        try:
+            return fh.read(MAX_IMAGE_BYTES + 1)
+        except OSError as err:
+            reason = err.strerror or type(err).__name__
+            raise InputError(f"cannot read image {path}: {reason.lower()}") from None
+
+
+def _decode_image(path: str) -> Image | None:
+    """The picture in `path` as RGB, or None if it does not decode.
+
+    Reads the bytes with Python and decodes them with `cv2.imdecode`, which (unlike
+    `cv2.imread` on Windows) copes with any file name. EXIF orientation is applied. The
+    size the header claims is checked first: an absurd one is refused without decoding,
+    a large one decoded reduced (`DECODE_PIXELS`).
+    """
+    import cv2
+
+    data = _read_bytes(path)
+    if not data:
         return None
-    with _quiet_opencv():
-        picture = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    size = picture_size(data)
+    if size is not None and size[0] * size[1] > MAX_IMAGE_PIXELS:
+        raise InputError(
+            f"image {path} claims {size[0]}x{size[1]} pixels, more than posture reads "
+            f"({MAX_IMAGE_PIXELS // 1_000_000} megapixels): make it smaller"
+        )
+    flag = {
+        1: cv2.IMREAD_COLOR,
+        2: cv2.IMREAD_REDUCED_COLOR_2,
+        4: cv2.IMREAD_REDUCED_COLOR_4,
+        8: cv2.IMREAD_REDUCED_COLOR_8,
+    }[_reduction(size)]
+    try:
+        with _quiet_opencv():
+            picture = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), flag)
+    except cv2.error:  # OpenCV's own limits (OPENCV_IO_MAX_IMAGE_PIXELS), a bad header
+        return None
     if picture is None or np.asarray(picture).size == 0:
         return None
     return _to_rgb(picture)
@@ -505,12 +650,92 @@ def _list_folder(folder: str) -> list[str]:
     return [str(Path(folder) / name) for name in sorted(found, key=_natural_key)]
 
 
+def _component_regex(part: str) -> str:
+    """One path component of a glob pattern as a regex: `*`, `?`, `[...]` within it."""
+    out, i = [], 0
+    while i < len(part):
+        c = part[i]
+        if c == "*":
+            out.append("[^/]*")
+        elif c == "?":
+            out.append("[^/]")
+        elif c == "[" and "]" in part[i + 2 :]:
+            end = part.index("]", i + 2)
+            body = part[i + 1 : end]
+            negate = body.startswith("!")
+            body = re.escape(body[1:] if negate else body).replace("\\-", "-")
+            out.append(f"[{'^' if negate else ''}{body}]")
+            i = end
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return "".join(out)
+
+
+def _glob_regex(parts: Sequence[str]) -> re.Pattern[str]:
+    """The components after the literal folder as one regex; ``**`` is any depth."""
+    out = []
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        if part == "**":
+            out.append("(?:[^/]+/)*[^/]+" if last else "(?:[^/]+/)*")
+        else:
+            out.append(_component_regex(part) + ("" if last else "/"))
+    return re.compile("".join(out))
+
+
+def _walk(folder: str, spec: str) -> Iterator[tuple[str, list[str]]]:
+    """(folder, its visible file names) for `folder` and every visible folder below it.
+    Linked folders are followed, but each real folder once (by device and inode), so a
+    link loop ends; more than MAX_LISTED names in all is an `InputError`. Folders that
+    cannot be listed are passed over, as `glob` does."""
+    seen: set[tuple[int, int]] = set()
+    listed = 0
+    for root, dirs, files in os.walk(folder, followlinks=True):
+        listed += len(dirs) + len(files)
+        if listed > MAX_LISTED:
+            raise InputError(
+                f"{spec} reaches more than {MAX_LISTED} files and folders: name a smaller "
+                "folder or a narrower pattern"
+            )
+        kept = []
+        for name in dirs:
+            if name.startswith("."):
+                continue
+            try:
+                info = (Path(root) / name).stat()
+            except OSError:
+                continue
+            if (info.st_dev, info.st_ino) not in seen:
+                seen.add((info.st_dev, info.st_ino))
+                kept.append(name)
+        dirs[:] = kept
+        yield root, [name for name in files if not name.startswith(".")]
+
+
 def _list_glob(pattern: str) -> list[str]:
-    """Image files matching `pattern` (``**`` recurses), sorted by path."""
-    # glob.glob, not Path.glob: the pattern may be absolute or have wildcards anywhere.
-    matches = glob.glob(pattern, recursive=True)  # noqa: PTH207
-    files = [m for m in matches if _has_image_extension(m) and Path(m).is_file()]
-    return sorted(files, key=_natural_key)
+    """Image files matching `pattern` (``**`` recurses, through linked folders but never
+    round a link loop), sorted by path."""
+    parts = pattern.replace(os.sep, "/").split("/")
+    if "**" not in parts:  # one level per component: glob cannot loop
+        matches = glob.glob(pattern)  # noqa: PTH207
+        files = [m for m in matches if _has_image_extension(m) and Path(m).is_file()]
+        return sorted(files, key=_natural_key)
+    fixed = next(i for i, part in enumerate(parts) if _GLOB_CHARS.search(part) or part == "**")
+    folder = "/".join(parts[:fixed])
+    if not folder and pattern.startswith("/"):
+        folder = "/"
+    rule = _glob_regex(parts[fixed:])
+    found: list[str] = []
+    for root, files in _walk(folder or ".", pattern):
+        rel = os.path.relpath(root, folder or ".").replace(os.sep, "/")
+        prefix = "" if rel == "." else rel + "/"
+        for name in files:
+            if _has_image_extension(name) and rule.fullmatch(prefix + name):
+                path = os.path.join(root, name) if folder else prefix + name  # noqa: PTH118
+                if Path(path).is_file():
+                    found.append(path)
+    return sorted(found, key=_natural_key)
 
 
 # --- entry point ------------------------------------------------------------------------
