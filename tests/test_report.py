@@ -632,3 +632,119 @@ def test_the_report_agrees_with_a_real_run(tmp_path: Path) -> None:
     listing = posture(home, "history").stdout.splitlines()
     assert len(listing) == 2 and listing[1].split()[0] == "1"
     assert listing[1].rstrip().endswith(f"{round(doc['upright_share'] * 100)}%")
+
+
+# --- bad values and bad files (issue 10, section 7) ---------------------------------------
+
+TOTALS = ("monitored_s", "present_s", "upright_s", "problem_s", "episode_count", "nudges")
+
+
+def totals(doc: dict[str, Any]) -> dict[str, Any]:
+    return {key: doc[key] for key in (*TOTALS, "away_s", "paused_s", "episode_longest_s")}
+
+
+def test_dates_far_in_the_past_or_future_are_clamped_or_refused(week: Path) -> None:
+    d = today()
+    everything = report_json(week, "--since", "0001-01-01")
+    assert everything["since"].startswith((d - timedelta(days=3)).isoformat())
+    assert totals(everything) == totals(report_json(week, "--days", "4"))
+    ahead = report_json(
+        week, "--since", (d - timedelta(days=1)).isoformat(), "--until", "9999-12-31"
+    )
+    assert ahead["until"].startswith((d + timedelta(days=1)).isoformat())
+    for args, says in (
+        (["--since", "9999-12-31"], "--since 9999-12-31 is after the last day with a history"),
+        (["--since", "2000-01-01", "--until", "0001-01-01"], "--until 0001-01-01 is before"),
+    ):
+        result = posture(week, "report", *args)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.startswith(f"posture: error: {says}")
+        assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+def test_rows_of_the_wrong_type_are_left_out(week: Path) -> None:
+    """Rows another program wrote with texts where posture writes times (the tables
+    are not STRICT, so SQLite keeps them): the report and the listing are those of the
+    rows posture wrote."""
+    before = report_json(week, "--days", "7")
+    listing = posture(week, "history").stdout
+    db = db_of(week)
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "INSERT INTO sessions (id, started_ms, ended_ms, profile, source, settings_json)"
+            " VALUES (90, 'yesterday', 'soon', 'p', 's', '{}'), (91, -5e18, NULL, 'p', 's', '{}')"
+        )
+        conn.execute(
+            "INSERT INTO samples (session_id, t_ms, verdict, score, state)"
+            " VALUES (1, 'noon', 'good', 0.1, 'upright'), (1, x'00ff', 'bad', 'x', 'upright')"
+        )
+        conn.execute(
+            "INSERT INTO episodes (session_id, start_ms, end_ms, kind, peak)"
+            " VALUES (2, 'then', NULL, 'slouch', 'high')"
+        )
+        conn.execute(
+            "INSERT INTO nudges (session_id, t_ms, kind, message, backend)"
+            " VALUES ('two', 5, 'slouch', 'm', 'log')"
+        )
+        conn.execute(
+            "INSERT INTO periods (session_id, kind, start_ms, end_ms) VALUES (2, 'away', 'x', 1)"
+        )
+    after = report_json(week, "--days", "7")
+    assert totals(after) == totals(before)
+    assert after["episodes"] == before["episodes"]
+    again = posture(week, "history")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == listing
+
+
+def test_lengths_stored_backwards_are_never_negative(week: Path) -> None:
+    """An episode, a period or a session whose end was stored before its start (older
+    versions did, after a backwards clock step) counts as nothing, not as minus."""
+    db = db_of(week)
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE sessions SET ended_ms = started_ms - 3458000 WHERE id = 1")
+        conn.execute("UPDATE episodes SET end_ms = start_ms - 3458000")
+        conn.execute("UPDATE nudges SET corrected_after_ms = -5000")
+    listing = posture(week, "history")
+    assert listing.returncode == 0, listing.stderr
+    assert "  0 s" in listing.stdout, listing.stdout  # session 1: ended "before" it began
+    assert not re.search(r"(^|\s)-\d", listing.stdout), listing.stdout
+    doc = report_json(week, "--days", "7")
+    assert all(e["seconds"] >= 0 for e in doc["episodes"])
+    text = posture(week, "report", "--days", "7").stdout
+    assert not re.search(r"(^|\s)-\d", text), text
+
+
+def test_a_history_failing_quick_check_is_refused(week: Path) -> None:
+    """A damaged page the report's queries never read (the index `prune` uses): the
+    report would look right; quick_check finds it, and the report says so in one line."""
+    db = db_of(week)
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        root = conn.execute(
+            "SELECT rootpage FROM sqlite_master WHERE name = 'nudges_session'"
+        ).fetchone()[0]
+        page = conn.execute("PRAGMA page_size").fetchone()[0]
+    data = bytearray(db.read_bytes())
+    data[(root - 1) * page] = 0x01  # not a b-tree page type
+    db.write_bytes(bytes(data))
+    for args in (["report", "--days", "7"], ["history"]):
+        result = posture(week, *args)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.startswith(f"posture: error: history database {db} is damaged")
+        assert "quick_check" in result.stderr and "move it aside" in result.stderr
+        assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert db.read_bytes() == bytes(data)
+
+
+def test_a_garbled_samples_column_names_the_file(week: Path) -> None:
+    """A verdict holding a comma (posture never writes one) breaks the column parse: the
+    message names the file, as every damaged-history message does."""
+    db = db_of(week)
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE samples SET verdict = 'good,bad' WHERE rowid = 1")
+    result = posture(week, "report", "--days", "7")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"posture: error: history database {db} is damaged")
+    assert "2 verdicts for 1 samples" in result.stderr or "verdicts for" in result.stderr
+    assert result.stderr.count("\n") == 1

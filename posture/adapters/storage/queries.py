@@ -18,11 +18,13 @@ numpy does the same in milliseconds). The other tables are small and read as row
 
 from __future__ import annotations
 
+import math
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import numpy as np
 
@@ -40,7 +42,7 @@ _SAMPLES_SQL = """SELECT count(*),
     group_concat(t_ms - :lo),
     group_concat(CASE verdict WHEN 'bad' THEN coalesce(problems, 'bad') ELSE verdict END),
     group_concat(coalesce(CAST(score * 1000 AS INTEGER), -1))
-FROM samples WHERE t_ms >= :lo AND t_ms < :hi"""
+FROM samples WHERE t_ms >= :lo AND t_ms < :hi AND typeof(t_ms) = 'integer'"""
 
 
 def disjoint(sessions: Sequence[stats.SessionRow]) -> tuple[stats.I64, stats.I64] | None:
@@ -57,12 +59,19 @@ def disjoint(sessions: Sequence[stats.SessionRow]) -> tuple[stats.I64, stats.I64
     )
 
 
+class Garbled(ValueError):
+    """A column of the samples does not parse: the file holds what posture never writes."""
+
+
 def _ints(text: str | None, n: int) -> stats.I64:
     if n == 0 or text is None:
         return np.zeros(0, dtype=np.int64)
-    values = np.fromstring(text, dtype=np.int64, sep=",")
+    try:
+        values = np.fromstring(text, dtype=np.int64, sep=",")
+    except ValueError as err:
+        raise Garbled(f"samples that are not numbers: {err}") from None
     if len(values) != n:
-        raise HistoryError(f"the history returned {len(values)} values for {n} samples")
+        raise Garbled(f"{len(values)} values for {n} samples")
     return values
 
 
@@ -79,7 +88,7 @@ def _words(text: str | None, n: int) -> tuple[stats.U8, stats.U8]:
     comma, space = ord(","), ord(" ")
     field_ends = np.flatnonzero(raw[: len(raw) - 15] == comma)
     if len(field_ends) != n:
-        raise HistoryError(f"the history returned {len(field_ends)} verdicts for {n} samples")
+        raise Garbled(f"{len(field_ends)} verdicts for {n} samples")
     breaks = np.flatnonzero((raw[: len(raw) - 16] == comma) | (raw[: len(raw) - 16] == space))
     starts = np.r_[0, breaks + 1]
     initial = raw[starts]
@@ -142,13 +151,84 @@ def _concat(parts: Sequence[stats.Samples]) -> stats.Samples:
     )
 
 
+def _damaged(path: Path, reason: object) -> HistoryError:
+    return HistoryError(
+        f"history database {path} is damaged or not a posture history ({reason}): "
+        "move it aside and posture starts a new one"
+    )
+
+
 def _read_error(path: Path, err: sqlite3.Error) -> HistoryError:
     if type(err) is sqlite3.DatabaseError:  # "malformed", "file is not a database"
-        return HistoryError(
-            f"history database {path} is damaged or not a posture history ({err}): "
-            "move it aside and posture starts a new one"
-        )
+        return _damaged(path, err)
     return HistoryError(f"history database {path} cannot be read: {err}")
+
+
+def _check(conn: sqlite3.Connection, path: Path) -> None:
+    """`PRAGMA quick_check` before the first read: a damaged page can leave a query
+    answering with part of the rows and no error, a report that looks right but is not
+    (a fraction of a second for a year of samples)."""
+    result = [str(row[0]) for row in conn.execute("PRAGMA quick_check(1)")]
+    if result != ["ok"]:
+        said = result[0].replace("*** in database main ***", "") if result else "no answer"
+        raise _damaged(path, f"quick_check: {' '.join(said.split())[:200]}")
+
+
+def _int(value: object) -> int | None:
+    """A stored time or id as an int; None for what posture never writes there (a text,
+    a blob, NULL, a float that is not finite or a whole number of milliseconds)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
+#: The latest time a report can show (the end of year 9999, where Python's dates end).
+MAX_MS = 253_402_300_799_999
+
+
+def _time(value: object) -> int | None:
+    """A stored time in ms, or None for one that is not (or not between 1970 and 9999)."""
+    ms = _int(value)
+    return ms if ms is not None and 0 <= ms <= MAX_MS else None
+
+
+def _end(start: int, value: object) -> int | None:
+    """A stored end time (None: still open), never before its start: older versions
+    stored ends before starts after a backwards clock step, and those are clamped to the
+    start, as is an end that is not a time at all."""
+    if value is None:
+        return None
+    end = _time(value)
+    return start if end is None else max(start, end)
+
+
+def _after(value: object) -> int | None:
+    """How long after a nudge the posture was corrected: never negative; not a time, None."""
+    after = _int(value)
+    return None if after is None else max(0, after)
+
+
+def _real(value: object) -> float | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value) if math.isfinite(value) else None
+    return None
+
+
+def _typed(rows: Iterable[Sequence[Any]], times: tuple[int, ...] = (0, 1)) -> Iterator[list[Any]]:
+    """The rows whose id and time columns (`times`) hold integers (times between 1970
+    and 9999), those made ints; a row another program wrote with a text there is left
+    out rather than crash the report."""
+    for row in rows:
+        out = list(row)
+        for column in times:
+            value = _time(out[column])
+            if value is None:
+                break
+            out[column] = value
+        else:
+            yield out
 
 
 class HistoryQueries:
@@ -181,11 +261,22 @@ class HistoryQueries:
     def _reading(self) -> Iterator[sqlite3.Connection | None]:
         """The connection (None without a file); SQLite's errors as one line naming it."""
         if self._conn is None and self.path.exists():
-            self._conn = History.open_readonly(self.path)
+            conn = History.open_readonly(self.path)
+            try:
+                _check(conn, self.path)
+            except sqlite3.Error as err:
+                conn.close()
+                raise _read_error(self.path, err) from err
+            except BaseException:
+                conn.close()
+                raise
+            self._conn = conn
         try:
             yield self._conn
         except sqlite3.Error as err:
             raise _read_error(self.path, err) from err
+        except Garbled as err:
+            raise _damaged(self.path, err) from err
 
     def sessions(self) -> tuple[stats.SessionRow, ...]:
         with self._reading() as conn:
@@ -193,21 +284,19 @@ class HistoryQueries:
                 return ()
             rows = conn.execute("SELECT id, started_ms, ended_ms FROM sessions ORDER BY id")
             out = []
-            for sid, started, ended in rows.fetchall():
-                last = None
+            for raw_id, raw_start, raw_end in rows.fetchall():
+                sid, started = _time(raw_id), _time(raw_start)
+                if sid is None or started is None:  # not posture's: left out
+                    continue
+                ended, last = _end(started, raw_end), None
                 if ended is None:
                     value = conn.execute(
-                        "SELECT max(t_ms) FROM samples WHERE session_id = ?", (sid,)
+                        "SELECT max(t_ms) FROM samples WHERE session_id = ?"
+                        " AND typeof(t_ms) = 'integer'",
+                        (sid,),
                     ).fetchone()[0]
-                    last = None if value is None else int(value)
-                out.append(
-                    stats.SessionRow(
-                        id=int(sid),
-                        started_ms=int(started),
-                        ended_ms=None if ended is None else int(ended),
-                        last_sample_ms=last,
-                    )
-                )
+                    last = None if value is None else _end(started, value)
+                out.append(stats.SessionRow(sid, started, ended, last_sample_ms=last))
             return tuple(out)
 
     def rows(
@@ -228,29 +317,34 @@ class HistoryQueries:
         samples = _concat([load_samples(conn, a, b, sessions) for a, b in ranges]).ordered()
         params = {"lo": lo, "hi": hi}
         episodes = tuple(
-            stats.StoredEpisode(
-                int(r[0]), int(r[1]), None if r[2] is None else int(r[2]), r[3], r[4]
-            )
-            for r in conn.execute(
-                "SELECT session_id, start_ms, end_ms, kind, peak FROM episodes"
-                " WHERE start_ms < :hi AND (end_ms IS NULL OR end_ms >= :lo)",
-                params,
+            stats.StoredEpisode(sid, start, _end(start, end), str(kind), _real(peak))
+            for sid, start, end, kind, peak in _typed(
+                conn.execute(
+                    "SELECT session_id, start_ms, end_ms, kind, peak FROM episodes"
+                    " WHERE start_ms < :hi AND (end_ms IS NULL OR end_ms >= :lo)",
+                    params,
+                )
             )
         )
         nudges = tuple(
-            stats.NudgeRow(int(r[0]), int(r[1]), str(r[2]), None if r[3] is None else int(r[3]))
-            for r in conn.execute(
-                "SELECT session_id, t_ms, kind, corrected_after_ms FROM nudges"
-                " WHERE t_ms >= :lo AND t_ms < :hi",
-                params,
+            stats.NudgeRow(sid, t, str(kind), _after(after))
+            for sid, t, kind, after in _typed(
+                conn.execute(
+                    "SELECT session_id, t_ms, kind, corrected_after_ms FROM nudges"
+                    " WHERE t_ms >= :lo AND t_ms < :hi",
+                    params,
+                )
             )
         )
         periods = tuple(
-            stats.PeriodRow(int(r[0]), str(r[1]), int(r[2]), None if r[3] is None else int(r[3]))
-            for r in conn.execute(
-                "SELECT session_id, kind, start_ms, end_ms FROM periods"
-                " WHERE start_ms < :hi AND (end_ms IS NULL OR end_ms >= :lo)",
-                params,
+            stats.PeriodRow(sid, str(kind), start, _end(start, end))
+            for sid, kind, start, end in _typed(
+                conn.execute(
+                    "SELECT session_id, kind, start_ms, end_ms FROM periods"
+                    " WHERE start_ms < :hi AND (end_ms IS NULL OR end_ms >= :lo)",
+                    params,
+                ),
+                times=(0, 2),
             )
         )
         return stats.Rows(samples, tuple(sessions), episodes, nudges, periods)

@@ -19,6 +19,9 @@ from pathlib import Path
 from posture.core import stats
 from posture.errors import PostureError
 
+#: The longest report in days (ten years): `--days` allows no more either.
+MAX_DAYS = 3660
+
 __all__ = ["Choice", "Period", "at_local", "choose", "local_zone", "merge_ranges", "short_date"]
 
 
@@ -143,6 +146,35 @@ def session_title(session: stats.SessionRow, now_ms: int, tz: tzinfo) -> str:
     return f"Session {session.id} — {when}{marker}"
 
 
+def _span(
+    since: date, until: date | None, sessions: Sequence[stats.SessionRow], today: date, tz: tzinfo
+) -> tuple[date, date]:
+    """The days of `--since` (and `--until`) a report can cover. An end after today (or
+    after the last recorded day, if the clock was ahead) is that day: there is nothing
+    later. A start so early that the period would pass MAX_DAYS (`--since 0001-01-01`:
+    "everything") starts on the first recorded day; a period still that long, or one
+    that starts after it ends, is refused in one line."""
+    recorded = [local_date(s.started_ms, tz) for s in sessions]
+    latest = max([today, *recorded])
+    last = min(until or today, latest)
+    if since > last:
+        if until is not None and until < since:
+            raise PostureError(f"--until {until.isoformat()} is before --since {since.isoformat()}")
+        raise PostureError(
+            f"--since {since.isoformat()} is after the last day with a history "
+            f"({latest.isoformat()}): give an earlier date"
+        )
+    first = since
+    if (last - first).days + 1 > MAX_DAYS and recorded:
+        first = max(first, min(recorded))
+    if (last - first).days + 1 > MAX_DAYS:
+        raise PostureError(
+            f"--since {first.isoformat()} to {last.isoformat()} is more than {MAX_DAYS} days: "
+            "give a later --since (or --until)"
+        )
+    return first, last
+
+
 def choose(choice: Choice, sessions: Sequence[stats.SessionRow], now_ms: int, tz: tzinfo) -> Period:
     """The period of a `Choice`; `PostureError` for an unknown session."""
     today = local_date(now_ms, tz)
@@ -155,16 +187,9 @@ def choose(choice: Choice, sessions: Sequence[stats.SessionRow], now_ms: int, tz
         first = today - timedelta(days=choice.days - 1)
         return _days_period(first, today, f"Last {choice.days} days", tz)
     if choice.since is not None:
-        last = choice.until or today
-        if last < choice.since:
-            raise PostureError(
-                f"--until {last.isoformat()} is before --since {choice.since.isoformat()}"
-            )
-        if last == choice.since:
-            title = short_date(last)
-        else:
-            title = f"{short_date(choice.since)} – {short_date(last)}"
-        return _days_period(choice.since, last, title, tz)
+        first, last = _span(choice.since, choice.until, sessions, today, tz)
+        title = short_date(last) if last == first else f"{short_date(first)} – {short_date(last)}"
+        return _days_period(first, last, title, tz)
     ordered = sorted(sessions, key=lambda s: (s.started_ms, s.id))
     if choice.session is None:
         session = ordered[-1]
