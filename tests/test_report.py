@@ -748,3 +748,28 @@ def test_a_garbled_samples_column_names_the_file(week: Path) -> None:
     assert result.stderr.startswith(f"posture: error: history database {db} is damaged")
     assert "2 verdicts for 1 samples" in result.stderr or "verdicts for" in result.stderr
     assert result.stderr.count("\n") == 1
+
+
+def test_a_large_history_has_its_small_tables_checked(
+    week: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above FULL_CHECK_BYTES the samples are not checked whole (seconds for a year),
+    the other tables are."""
+    db = db_of(week)
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        root = conn.execute(
+            "SELECT rootpage FROM sqlite_master WHERE name = 'nudges_session'"
+        ).fetchone()[0]
+        page = conn.execute("PRAGMA page_size").fetchone()[0]
+    data = bytearray(db.read_bytes())
+    data[(root - 1) * page] = 0x01
+    db.write_bytes(bytes(data))
+    monkeypatch.setattr(queries, "FULL_CHECK_BYTES", 0)
+    with HistoryQueries(db) as reader, pytest.raises(PostureError, match="quick_check"):
+        reader.sessions()
+    with sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True) as conn:
+        names = conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        ).fetchall()
+    assert set(queries.TABLES) == {name for (name,) in names}  # every table is checked
