@@ -46,7 +46,11 @@ _SAMPLES_SQL = """SELECT count(*),
     group_concat(t_ms - :lo),
     group_concat(CASE verdict WHEN 'bad' THEN coalesce(problems, 'bad') ELSE verdict END),
     group_concat(coalesce(CAST(score * 1000 AS INTEGER), -1))
-FROM samples WHERE t_ms >= :lo AND t_ms < :hi AND typeof(t_ms) = 'integer'"""
+FROM samples WHERE t_ms >= :lo AND t_ms < :hi"""
+
+
+# SQLite orders every number before every text and blob, so the integer bounds of these
+# ranges also leave out a time another program stored as a text ("noon") or a blob.
 
 
 def disjoint(sessions: Sequence[stats.SessionRow]) -> tuple[stats.I64, stats.I64] | None:
@@ -303,9 +307,8 @@ class HistoryQueries:
                 ended, last = _end(started, raw_end), None
                 if ended is None:
                     value = conn.execute(
-                        "SELECT max(t_ms) FROM samples WHERE session_id = ?"
-                        " AND typeof(t_ms) = 'integer'",
-                        (sid,),
+                        "SELECT max(t_ms) FROM samples WHERE session_id = ? AND t_ms <= ?",
+                        (sid, MAX_MS),
                     ).fetchone()[0]
                     last = None if value is None else _end(started, value)
                 out.append(stats.SessionRow(sid, started, ended, last_sample_ms=last))
