@@ -613,3 +613,26 @@ def test_glob_reaching_too_many_names_is_refused(
         (tmp_path / f"f{i}.txt").write_text("")
     with pytest.raises(InputError, match=r"reaches more than 5 files and folders"):
         open_source(f"{tmp_path}/**/*.png")
+
+
+def jpeg_claiming(width: int, height: int, marker: int) -> bytes:
+    """A JPEG start (SOI, an APP0 segment, a start-of-frame) claiming `width` x `height`."""
+    app0 = b"\xff\xe0" + (16).to_bytes(2, "big") + b"JFIF\x00" + bytes(9)
+    sof = bytes([0xFF, marker]) + (17).to_bytes(2, "big") + b"\x08"
+    sof += height.to_bytes(2, "big") + width.to_bytes(2, "big") + b"\x03" + bytes(9)
+    return b"\xff\xd8" + app0 + sof + b"\xff\xd9"
+
+
+def test_a_baseline_jpeg_may_claim_more_than_a_progressive_one(tmp_path: Path) -> None:
+    """200 megapixels: a baseline JPEG decodes at an eighth of it, so it gets as far as
+    decoding (and this one, a header alone, fails there); a progressive one is refused."""
+    for marker, says in ((0xC0, "damaged or not an image"), (0xC2, "claims 16320x12240")):
+        path = tmp_path / f"photo-{marker:x}.jpg"
+        path.write_bytes(jpeg_claiming(16320, 12240, marker))
+        assert sources.picture_size(path.read_bytes()) == (16320, 12240)
+        with pytest.raises(InputError, match=says):
+            open_source(str(path))
+    huge = tmp_path / "huge.jpg"
+    huge.write_bytes(jpeg_claiming(20000, 20000, 0xC0))
+    with pytest.raises(InputError, match=r"claims 20000x20000 pixels, .* \(256 megapixels\)"):
+        open_source(str(huge))

@@ -180,9 +180,12 @@ def _natural_key(text: str) -> tuple[list[str | int], str]:
     return key, text
 
 
-#: A picture claiming more pixels than this is refused before decoding (the largest
-#: camera sensors give about 100 megapixels; OpenCV would need 3 bytes for each).
+#: A picture claiming more pixels than this is refused before decoding: OpenCV needs
+#: 3 bytes for each (300 MB), even to shrink it.
 MAX_IMAGE_PIXELS = 100_000_000
+#: A baseline JPEG decodes straight at an eighth of its size (70 MB at 100 megapixels),
+#: so the 200-megapixel photographs of some phones are read too.
+MAX_JPEG_PIXELS = 256_000_000
 #: Larger pictures are decoded reduced (by 2, 4 or 8: JPEG decodes straight at that
 #: size) to at most this many pixels: the pose model sees 256x256 and every feature is in
 #: picture units, so nothing is lost but memory.
@@ -202,8 +205,9 @@ def _u32(data: bytes, at: int, order: str = ">") -> int:
     return value
 
 
-def _jpeg_size(data: bytes) -> tuple[int, int] | None:
-    """(width, height) from the first start-of-frame marker, walking the segments."""
+def _jpeg_frame(data: bytes) -> tuple[int, int, int] | None:
+    """(width, height, marker) from the first start-of-frame marker, walking the
+    segments; the marker says baseline (0xC0, 0xC1) or progressive and others."""
     at = 2
     while at + 9 <= len(data):
         if data[at] != 0xFF:
@@ -216,7 +220,7 @@ def _jpeg_size(data: bytes) -> tuple[int, int] | None:
             at += 2
             continue
         if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
-            return _u16(data, at + 7), _u16(data, at + 5)
+            return _u16(data, at + 7), _u16(data, at + 5), marker
         at += 2 + _u16(data, at + 2)
     return None
 
@@ -260,7 +264,8 @@ def picture_size(data: bytes) -> tuple[int, int] | None:
         if data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR":
             return _u32(data, 16), _u32(data, 20)
         if data[:2] == b"\xff\xd8":
-            return _jpeg_size(data)
+            frame = _jpeg_frame(data)
+            return None if frame is None else frame[:2]
         if data[:2] == b"BM":
             return abs(struct.unpack_from("<i", data, 18)[0]), abs(
                 struct.unpack_from("<i", data, 22)[0]
@@ -272,6 +277,17 @@ def picture_size(data: bytes) -> tuple[int, int] | None:
     except struct.error:  # cut short
         return None
     return None
+
+
+def _pixel_limit(data: bytes) -> int:
+    """The most pixels a picture of this format may claim (`MAX_JPEG_PIXELS` for a
+    baseline JPEG, else `MAX_IMAGE_PIXELS`)."""
+    if data[:2] == b"\xff\xd8":
+        with contextlib.suppress(struct.error):
+            frame = _jpeg_frame(data)
+            if frame is not None and frame[2] in (0xC0, 0xC1):
+                return MAX_JPEG_PIXELS
+    return MAX_IMAGE_PIXELS
 
 
 def _reduction(size: tuple[int, int] | None) -> int:
@@ -326,10 +342,11 @@ def _decode_image(path: str) -> Image | None:
     if not data:
         return None
     size = picture_size(data)
-    if size is not None and size[0] * size[1] > MAX_IMAGE_PIXELS:
+    limit = _pixel_limit(data)
+    if size is not None and size[0] * size[1] > limit:
         raise InputError(
             f"image {path} claims {size[0]}x{size[1]} pixels, more than posture reads "
-            f"({MAX_IMAGE_PIXELS // 1_000_000} megapixels): make it smaller"
+            f"({limit // 1_000_000} megapixels): make it smaller"
         )
     flag = {
         1: cv2.IMREAD_COLOR,
