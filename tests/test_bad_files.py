@@ -233,11 +233,12 @@ def test_a_damaged_picture_is_one_line(tmp_path: Path) -> None:
     assert_one_line_error(result, f"cannot read image {path}: damaged or not an image", native=True)
 
 
-def test_a_fifo_named_like_a_picture_is_refused_without_waiting(tmp_path: Path) -> None:
-    path = tmp_path / "pipe.png"
+@pytest.mark.parametrize("name", ["pipe.png", "pipe.mp4", "pipe"])
+def test_a_fifo_source_is_refused_without_waiting(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
     os.mkfifo(path)
     result = run_posture("analyze", str(path), timeout=60)
-    assert_one_line_error(result, f"cannot read image {path}: not a regular file")
+    assert_one_line_error(result, f"{path} is a pipe or a socket: name a picture or a video")
 
 
 def test_a_double_star_glob_through_link_loops_ends(tmp_path: Path, grace_hopper: Path) -> None:

@@ -636,3 +636,11 @@ def test_a_baseline_jpeg_may_claim_more_than_a_progressive_one(tmp_path: Path) -
     huge.write_bytes(jpeg_claiming(20000, 20000, 0xC0))
     with pytest.raises(InputError, match=r"claims 20000x20000 pixels, .* \(256 megapixels\)"):
         open_source(str(huge))
+
+
+def test_an_image_that_is_not_a_regular_file_is_refused(tmp_path: Path) -> None:
+    """Past `open_source`'s own check (a FIFO made after the listing): never waited on."""
+    path = tmp_path / "late.png"
+    os.mkfifo(path)
+    with pytest.raises(InputError, match=r"cannot read image .*late.png: not a regular file"):
+        ImageSource([str(path)])

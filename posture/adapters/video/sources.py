@@ -791,6 +791,8 @@ def open_source(
         return ImageSource(files, name=spec, image_interval=image_interval)
 
     if Path(path).exists():
+        if Path(path).is_fifo() or Path(path).is_socket():  # reading one waits for a writer
+            raise InputError(f"{spec} is a pipe or a socket: name a picture or a video file")
         extension = Path(path).suffix.lower()
         if extension in IMAGE_EXTENSIONS:
             return ImageSource([path], name=spec, image_interval=image_interval)
