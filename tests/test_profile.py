@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import stat
 from datetime import datetime, timezone
 from pathlib import Path
@@ -109,3 +110,22 @@ def test_a_missing_key_is_named(tmp_path: Path) -> None:
 def test_bad_profile_names_are_refused(name: str) -> None:
     with pytest.raises(ProfileError, match="is not usable"):
         profiles.check_name(name)
+
+
+def test_saving_over_a_planted_link_or_fifo_replaces_it(tmp_path: Path) -> None:
+    """Only a real profile file is kept in history/: a link there is not followed (its
+    target neither copied nor written), a FIFO not opened."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not yours")
+    path = tmp_path / "profiles" / "default.json"
+    path.parent.mkdir(mode=0o700)
+    path.symlink_to(secret)
+    profiles.save(tmp_path, make())
+    assert not path.is_symlink()
+    assert profiles.load(tmp_path, "default") == make()
+    assert secret.read_text() == "not yours"
+    assert not (tmp_path / "profiles" / "history").exists()
+    path.unlink()
+    os.mkfifo(path)
+    profiles.save(tmp_path, make(head=0.6))
+    assert profiles.load(tmp_path, "default").median("head_height") == 0.6

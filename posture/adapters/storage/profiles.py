@@ -74,6 +74,13 @@ def load(data_dir: Path, name: str = "default") -> Profile:
         raise _damaged(path, name, reason[:200]) from exc
 
 
+def _is_regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(path.lstat().st_mode)
+    except FileNotFoundError:
+        return False
+
+
 def save(data_dir: Path, profile: Profile, *, now: datetime | None = None) -> Path:
     """Write `profile` atomically, mode 0600. An existing profile of that name is kept as
     a copy in profiles/history/ before the new one replaces it."""
@@ -86,7 +93,7 @@ def save(data_dir: Path, profile: Profile, *, now: datetime | None = None) -> Pa
             fh.flush()
             os.fsync(fh.fileno())
         Path(tmp).chmod(0o600)
-        if path.exists():
+        if _is_regular(path):  # a link or a FIFO planted there is replaced, not kept
             stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
             history = ensure_private_dir(folder / "history")
             keep = history / f"{profile.name}-{stamp}.json"
