@@ -124,6 +124,7 @@ def _features(**stats: dict[str, Any]) -> dict[str, Any]:
             "features.head_height is not a JSON object",
         ),
         (profile_dict(features=_features(wingspan={"median": 1, "spread": 0})), "'wingspan'"),
+        (profile_dict(features=_features(head_roll={"median": 1})), "missing 'head_roll.spread'"),
     ],
 )
 def test_implausible_profile_values_are_refused(

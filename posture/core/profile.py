@@ -191,6 +191,9 @@ def _feature(name: str, value: Any, view: View) -> FeatureStats:
     calibration can give: the median within what the feature can measure, the spread
     no more than a still person (the calibration's gates) could show."""
     stats = _object(value, f"features.{name}")
+    missing = [key for key in ("median", "spread") if key not in stats]
+    if missing:
+        raise KeyError(f"{name}.{missing[0]}")
     raw_median, raw_spread = stats["median"], stats["spread"]
     if raw_median is None and raw_spread is None:
         return FeatureStats(None, None)
