@@ -152,25 +152,50 @@ def _build(cls: type[Any], table: dict[str, Any], prefix: str, file: Path) -> An
 MAX_CONFIG_BYTES = 1 << 20
 
 
-def _read(file: Path) -> str | None:
-    """The file's text, or None when there is none. Only a regular file is read, never
-    through a link, and never one too large to be a config: a FIFO would hang the
-    command, a device or a huge file fill the memory."""
-    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+_READ_FLAGS = (
+    os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+)
+
+
+def _open(file: Path) -> tuple[int, bool] | None:
+    """A descriptor of the config (None when there is none), and whether it was reached
+    through a symbolic link. A link is followed once, to its final target, opened without
+    following any further link: dotfile managers link the config from elsewhere."""
     try:
-        fd = os.open(file, flags)
+        return os.open(file, _READ_FLAGS), False
     except FileNotFoundError:
         return None
     except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise ConfigError(
-                f"{file} is a symbolic link, and posture reads its config only from a file "
-                "of its own: put the file itself there"
-            ) from None
-        raise ConfigError(f"cannot read {file}: {exc.strerror}: fix or remove it") from None
+        if exc.errno != errno.ELOOP:
+            raise ConfigError(f"cannot read {file}: {exc.strerror}: fix or remove it") from None
+    target = file.resolve()
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        return os.open(target, _READ_FLAGS), True
+    except OSError as exc:
+        raise ConfigError(
+            f"{file} is a symbolic link to {target}, which cannot be read ({exc.strerror}): "
+            "fix the link or put the file itself there"
+        ) from None
+
+
+def _read(file: Path) -> str | None:
+    """The file's text, or None when there is none. Only a regular file is read, and
+    never one too large to be a config: a FIFO would hang the command, a device or a huge
+    file fill the memory. Through a link, only a file of the user's own (or root's) that
+    no one else may write."""
+    opened = _open(file)
+    if opened is None:
+        return None
+    fd, linked = opened
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
             raise ConfigError(f"{file} is not a regular file: replace it with a TOML file")
+        if linked and (info.st_uid not in (os.getuid(), 0) or info.st_mode & 0o022):
+            raise ConfigError(
+                f"{file} is a symbolic link to {file.resolve()}, a file another user owns "
+                "or may write: put a file of your own there"
+            )
         data = b""
         while len(data) <= MAX_CONFIG_BYTES and (chunk := os.read(fd, 1 << 16)):
             data += chunk

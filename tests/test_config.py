@@ -164,6 +164,11 @@ def _config_home(tmp_path: Path) -> tuple[dict[str, str], Path]:
     return {"POSTURE_HOME": str(home)}, home / "config" / "config.toml"
 
 
+def _shared_file(file: Path) -> None:
+    file.write_text("[monitor]\ninterval = 3\n")
+    file.chmod(0o666)
+
+
 @pytest.mark.parametrize(
     ("make", "message"),
     [
@@ -183,10 +188,14 @@ def _config_home(tmp_path: Path) -> tuple[dict[str, str], Path]:
         ),
         (
             lambda f: f.symlink_to(f.with_name("elsewhere.toml")),
-            "is a symbolic link, and posture reads its config only from a file of its own",
+            "which cannot be read (No such file or directory): fix the link",
+        ),
+        (
+            lambda f: (_shared_file(f.with_name("shared.toml")), f.symlink_to("shared.toml")),
+            "a file another user owns or may write: put a file of your own there",
         ),
     ],
-    ids=["nested", "fifo", "folder", "huge", "not-utf8", "link"],
+    ids=["nested", "fifo", "folder", "huge", "not-utf8", "dangling-link", "shared-link"],
 )
 def test_a_config_that_is_no_config_file_is_one_line(
     tmp_path: Path, make: Any, message: str
@@ -203,3 +212,25 @@ def test_a_config_that_is_no_config_file_is_one_line(
     assert message in done.stderr
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
     assert not (file.parent.parent / "run" / "monitor.lock").exists()  # nothing started
+
+
+def test_a_config_linked_from_a_dotfiles_folder_is_read(tmp_path: Path) -> None:
+    """Dotfile managers link `config.toml` to a file of the user's elsewhere: it is read
+    through the link (the real CLI checks its values), and left as it is."""
+    from tests.conftest import run_posture
+
+    env, file = _config_home(tmp_path)
+    dotfiles = tmp_path / "dotfiles"
+    dotfiles.mkdir()
+    real = dotfiles / "posture.toml"
+    real.write_text("[monitor]\nretention_days = 30\n")
+    real.chmod(0o644)
+    file.symlink_to(real)
+    fine = run_posture("history", "prune", env=env, timeout=20)  # reads retention_days
+    assert fine.returncode == 0, fine.stderr
+    real.write_text("[monitor]\nretention_days = -7\n")
+    wrong = run_posture("history", "prune", env=env, timeout=20)
+    assert wrong.returncode == 2
+    assert "retention_days" in wrong.stderr and "-7" in wrong.stderr
+    assert wrong.stderr.count("\n") == 1
+    assert real.read_text() == "[monitor]\nretention_days = -7\n"
