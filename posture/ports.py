@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -39,6 +40,57 @@ class Clock(Protocol):
 
 class CameraFault(Exception):
     """The camera gives no usable picture; the message says why, for the status."""
+
+
+@dataclass(frozen=True)
+class Hold:
+    """Why the monitor must not look now, although it runs: `kind` is one of
+    `posture.core.vocab.HOLDS` ("camera_in_use", "locked", "asleep"); `reason` the
+    status's and the log's words ("camera in use by zoom (pid 4242)"); the program
+    holding the camera, when one does and it is known."""
+
+    kind: str
+    reason: str
+    holder: str | None = None
+    holder_pid: int | None = None
+
+
+class CameraBusy(CameraFault):
+    """The camera cannot be opened because another program has it (EBUSY): a hold, not
+    a fault."""
+
+    def __init__(self, hold: Hold) -> None:
+        super().__init__(hold.reason)
+        self.hold = hold
+
+
+class HoldSensor(Protocol):
+    """Something that may tell the monitor not to look: a camera-in-use watcher, the
+    screen lock, the machine going to sleep.
+
+    Threading rule: `start` is called once by the loop thread before the first look;
+    the sensor may then watch on a thread of its own and call `wake()` (from any thread)
+    whenever its answer may have changed, so that the loop asks again at once. `hold` is
+    called by the loop thread at every tick and must be cheap (no I/O that can block for
+    long). `close` ends the watch; it is called once, at the end."""
+
+    name: str
+
+    def start(self, wake: Callable[[], None]) -> None: ...
+
+    def hold(self) -> Hold | None: ...
+
+    def close(self) -> None: ...
+
+
+class QuietSensor(Protocol):
+    """Something that asks for no nudges now (do-not-disturb, a presentation): the
+    monitor goes on looking and records each nudge held back. `quiet` is called by the
+    loop thread when a nudge is due; it returns why ("do not disturb") or None."""
+
+    name: str
+
+    def quiet(self) -> str | None: ...
 
 
 class EndOfInput(Exception):
@@ -299,11 +351,6 @@ class ControlTransport(Protocol):
     def close(self) -> None: ...
 
     def request(self, message: dict[str, Any], *, timeout: float = 5.0) -> dict[str, Any]: ...
-
-
-# --- the monitor, next: a `PresenceSensor` (the screen locked, the user idle) and a
-# `CameraUseSensor` (another program holds the camera) go here, each with its adapters in
-# `posture.adapters.system`, read by the loop before it looks.
 
 
 # --- the report: reading the history ----------------------------------------------------

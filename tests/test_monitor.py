@@ -548,7 +548,7 @@ STATUS_KEYS = {
     "upright_seconds", "monitored_seconds", "upright_percent_today", "seen_seconds_today",
     "upright_seconds_today", "monitored_seconds_today", "nudges_today", "nudges", "episodes",
     "camera", "paused_until", "snoozed_until", "next_check", "stale", "profile", "source",
-    "notifier", "pid", "history", "schema",
+    "notifier", "pid", "history", "hold", "holder", "holder_pid", "quiet", "held_nudges", "schema",
 }  # fmt: skip
 
 

@@ -160,9 +160,11 @@ def format_status(status: Status) -> str:
 
     s = status
     lines = [f"monitor      running (pid {s.pid}), profile '{s.profile}'"]
-    lines.append(
-        f"state        {s.state}{f' since {s.since}' if s.since and s.state != 'paused' else ''}"
-    )
+    if s.hold:
+        lines.append(f"state        {s.state.replace('_', ' ')}: {s.hold}; not looking")
+    else:
+        since = f" since {s.since}" if s.since and s.state != "paused" else ""
+        lines.append(f"state        {s.state}{since}")
     problems = ": " + ", ".join(s.problems) if s.problems else ""
     lines.append(f"posture      {s.verdict}{problems}")
     lines.append(
@@ -190,6 +192,9 @@ def format_status(status: Status) -> str:
         )
     if s.snoozed_until:
         lines.append(f"snoozed      no nudges until {s.snoozed_until}")
+    if s.quiet or s.held_nudges:
+        held = f"{s.held_nudges} nudge(s) held back this session"
+        lines.append(f"quiet        {s.quiet + '; ' if s.quiet else ''}{held}")
     if s.stale:
         lines.append("calibration  looks stale: run `posture calibrate`")
     lines.append(f"next check   {s.next_check}")

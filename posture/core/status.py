@@ -20,10 +20,14 @@ from posture.errors import PostureError
 SCHEMA = 1
 
 
+#: Fields a monitor of an earlier version of schema 1 may not send.
+_OPTIONAL = ("pid", "history", "hold", "holder", "holder_pid", "quiet", "held_nudges", "schema")
+
+
 @dataclass(frozen=True)
 class Status:
     #: "starting", an episode state ("upright", "deviating", "slouching", "recovering",
-    #: "away", "uncertain"), or "paused"
+    #: "away", "uncertain"), "paused", or a hold ("camera_in_use", "locked", "asleep")
     state: str
     #: the last look's verdict ("good", "bad", "uncertain", "away"), "starting" before
     #: the first, "unknown" while the camera is in fault
@@ -62,6 +66,15 @@ class Status:
     #: None while the history is written, else e.g. "disk full; keeping 120 samples in
     #: memory, retrying in 30 s"
     history: str | None = None
+    #: during a hold: why, e.g. "camera in use by zoom (pid 4242)"; else None
+    hold: str | None = None
+    #: the program that has the camera ("camera_in_use"), when it is known
+    holder: str | None = None
+    holder_pid: int | None = None
+    #: why nudges are held back now ("do not disturb"), None when they are not
+    quiet: str | None = None
+    #: this session's nudges held back (do-not-disturb, a presentation)
+    held_nudges: int = 0
     schema: int = field(default=SCHEMA)
 
     def to_json(self) -> dict[str, Any]:
@@ -83,7 +96,7 @@ class Status:
             )
         names = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in data.items() if k in names}
-        missing = sorted(n for n in names - values.keys() if n not in ("pid", "history", "schema"))
+        missing = sorted(n for n in names - values.keys() if n not in _OPTIONAL)
         if missing:
             raise PostureError(f"the monitor's status lacks {', '.join(missing)}")
         values["problems"] = tuple(values["problems"] or ())

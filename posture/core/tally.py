@@ -7,7 +7,7 @@ milliseconds.
 
 The rule
     A sample counts from its time until the next event of its session: its next
-    sample, or the start of a pause or a camera fault (`STOPS`), whichever comes first;
+    sample, or the start of a pause, a camera fault or a hold (`STOPS`), whichever first;
     at most `MAX_SAMPLE_MS` (10 s). A session's last sample, with nothing after it,
     counts nothing. The verdict does not enter into it: away and uncertain samples are
     counted like good and bad ones (the callers add them up as away time).
@@ -42,12 +42,14 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from posture.core.vocab import HOLDS
+
 __all__ = ["MAX_SAMPLE_MS", "STOPS", "sample_ms"]
 
 #: The most one sample counts, in milliseconds.
 MAX_SAMPLE_MS = 10_000
 #: The kinds of history period whose start ends the time of the sample before it.
-STOPS: tuple[str, ...] = ("pause", "camera_fault")
+STOPS: tuple[str, ...] = ("pause", "camera_fault", *HOLDS)
 
 _NONE = np.iinfo(np.int64).max  # no next event
 

@@ -71,6 +71,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, TypeVar
 
 from posture.adapters.private import ensure_private_dir, refuse_links
+from posture.core import vocab
 from posture.errors import PostureError
 from posture.ports import HistoryUnavailable
 
@@ -113,7 +114,7 @@ FEATURE_COLUMNS: tuple[str, ...] = (
 )
 
 VERDICTS: frozenset[str] = frozenset({"good", "bad", "uncertain", "away"})
-PERIOD_KINDS: frozenset[str] = frozenset({"pause", "snooze", "away", "camera_fault"})
+PERIOD_KINDS: frozenset[str] = frozenset(vocab.PERIOD_KINDS)
 
 #: Milliseconds a connection waits for a lock held by another one before giving up.
 BUSY_TIMEOUT_MS = 5000

@@ -22,7 +22,7 @@ from posture.core.tally import upright_share
 
 if TYPE_CHECKING:
     from posture.core.episodes import Update
-    from posture.ports import Clock
+    from posture.ports import Clock, Hold
 
 
 @dataclass
@@ -96,6 +96,9 @@ class LiveStatus:
         self._verdict = "starting"
         self._problems: tuple[str, ...] = ()
         self._camera = "starting"
+        self._hold: Hold | None = None
+        self._quiet: str | None = None
+        self._held_nudges = 0
         self._next_check_ms: int | None = None
         self._uncounted: tuple[int, str] | None = None  # (wall ms, verdict) of the last sample
 
@@ -121,6 +124,21 @@ class LiveStatus:
     def camera(self, text: str) -> None:
         with self.lock:
             self._camera = text
+
+    def held(self, hold: Hold | None) -> None:
+        """A hold began or changed (`hold`), or ended (None)."""
+        with self.lock:
+            self._hold = hold
+            if hold is not None:
+                self._camera = f"released ({hold.reason})"
+
+    def quiet(self, reason: str | None) -> None:
+        with self.lock:
+            self._quiet = reason
+
+    def held_nudge(self) -> None:
+        with self.lock:
+            self._held_nudges += 1
 
     def camera_fault(self, text: str) -> None:
         with self.lock:
@@ -186,8 +204,15 @@ class LiveStatus:
         if paused:
             assert paused_until is not None
             pause_text = "resume" if paused_until == math.inf else iso(paused_until)
+        hold = self._hold
+        if paused:
+            state = "paused"
+        elif hold is not None:
+            state = hold.kind
+        else:
+            state = update.state if update else "starting"
         return Status(
-            state="paused" if paused else (update.state if update else "starting"),
+            state=state,
             verdict=self._verdict,
             problems=self._problems,
             since=iso(self.timeline.wall_of(update.since)) if update else None,
@@ -208,6 +233,11 @@ class LiveStatus:
             next_check=iso(self._next_check_ms),
             stale=bool(update and update.stale),
             history=history,
+            hold=None if hold is None else hold.reason,
+            holder=None if hold is None else hold.holder,
+            holder_pid=None if hold is None else hold.holder_pid,
+            quiet=self._quiet,
+            held_nudges=self._held_nudges,
             profile=self.profile,
             source=self.source,
             notifier=notifier,

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -31,7 +31,7 @@ from posture.core.frames import is_blank, thumbnail, unchanged
 from posture.core.nudges import BreakTimer, Nudge, Nudger, next_interval, unseen_gap
 from posture.core.observe import Watch
 from posture.core.vocab import is_present, span
-from posture.ports import CameraFault, EndOfInput, NullHistory
+from posture.ports import CameraBusy, CameraFault, EndOfInput, NullHistory
 
 if TYPE_CHECKING:
     from posture.core.episodes import Settings
@@ -39,7 +39,16 @@ if TYPE_CHECKING:
     from posture.core.nudges import MonitorSettings
     from posture.core.profile import Profile
     from posture.core.status import Status
-    from posture.ports import Clock, Feed, HistoryWriter, Notifier, PoseEstimator
+    from posture.ports import (
+        Clock,
+        Feed,
+        HistoryWriter,
+        Hold,
+        HoldSensor,
+        Notifier,
+        PoseEstimator,
+        QuietSensor,
+    )
 
 log = logging.getLogger("posture")
 
@@ -48,6 +57,10 @@ BACKOFF_MAX = 60.0
 #: The wall clock going back by less than this (NTP's small corrections) is clamped; by
 #: more, the session is split (`Recorder.split`).
 STEP_BACK_MS = 2000
+#: While a hold lasts, the loop asks again this often (a sensor may wake it sooner), and
+#: tries the camera again this often while it is busy: back within 10 s after the other
+#: program lets go.
+HOLD_RECHECK = 5.0
 
 
 class Monitor:
@@ -67,8 +80,12 @@ class Monitor:
         episode_settings: Settings,
         sensitivity: str | None = None,
         min_visibility: float = 0.5,
+        holds: Sequence[HoldSensor] = (),
+        quiet: Sequence[QuietSensor] = (),
     ) -> None:
         self.profile = profile
+        self.hold_sensors = list(holds)
+        self.quiet_sensors = list(quiet)
         self.feed = feed
         self.pose_factory = pose_factory
         self.notifier = notifier
@@ -106,6 +123,8 @@ class Monitor:
         self._last_tick: tuple[float, int, float] | None = None
         self._wall_floor: int | None = None  # the last wall time handed to the history
         self._checked_setup = False
+        self._held: Hold | None = None  # the hold in force, if any
+        self._sensor_faults: set[str] = set()  # sensors whose failure was logged
         self.model_runs = 0
         self.samples = 0
 
@@ -163,6 +182,7 @@ class Monitor:
             settings={"interval": self.settings.interval, "cooldown": self.settings.cooldown},
         )
         self.live.set_today(today)
+        self._start_sensors()
         try:
             while not self.stop.is_set():
                 interval = self.tick()
@@ -185,6 +205,7 @@ class Monitor:
             self._pose.close()
             self._pose = None
         self.feed.release()
+        self._close_sensors()
         self.summary.ended_ms = end_ms
         self.recorder.finish(end_ms)
 
@@ -253,6 +274,7 @@ class Monitor:
             if paused_until is not None and raw >= paused_until:
                 self._paused_until = paused_until = None
         if paused_until is not None:
+            self._end_hold(wall)  # a pause says more than a hold: the user asked for it
             if self.recorder.begin(self.recorder.paused, wall):
                 self.live.stopped(wall)
                 self.feed.release()
@@ -262,6 +284,11 @@ class Monitor:
             return max(0.05, min(self.settings.away_interval * 12, left))
         if self.recorder.end(self.recorder.paused, wall):
             log.info("resumed")
+        hold = self._sensed_hold()
+        if hold is not None:
+            return self._on_hold(hold, wall)
+        if self._held is not None and self._held.kind != "camera_in_use":
+            self._end_hold(wall)  # a busy camera's hold ends when it gives a picture
 
         try:
             frame = self.feed.read(t)
@@ -271,8 +298,12 @@ class Monitor:
                 raise CameraFault("the camera shows a blank picture (privacy shutter closed?)")
         except EndOfInput:
             return None
+        except CameraBusy as busy:
+            return self._on_hold(busy.hold, wall)
         except CameraFault as fault:
+            self._end_hold(wall)
             return self._fault(str(fault), wall)
+        self._end_hold(wall)
         if self.recorder.end(self.recorder.fault, wall):
             log.info("camera back")
         self._backoff = 0.0
@@ -285,6 +316,81 @@ class Monitor:
                 log.warning(reason)
                 self._send(self.nudger.flag_stale(), t, wall)
         return self._observe(t, wall, frame, thumb)
+
+    # -- holds: another program has the camera, the screen is locked, the machine sleeps --
+
+    def _start_sensors(self) -> None:
+        for sensor in list(self.hold_sensors):
+            try:
+                sensor.start(self.wake.set)
+            except Exception as err:  # a sensor that cannot watch must not stop the monitor
+                log.warning("%s: cannot watch (%s); going on without it", sensor.name, err)
+                self.hold_sensors.remove(sensor)
+
+    def _close_sensors(self) -> None:
+        for sensor in self.hold_sensors:
+            try:
+                sensor.close()
+            except Exception as err:
+                log.warning("%s: %s while closing", sensor.name, err)
+
+    def _sensed_hold(self) -> Hold | None:
+        """The first hold a sensor reports; a sensor that fails counts as no hold (one
+        log line per sensor)."""
+        for sensor in self.hold_sensors:
+            try:
+                hold = sensor.hold()
+            except Exception as err:
+                if sensor.name not in self._sensor_faults:
+                    self._sensor_faults.add(sensor.name)
+                    log.warning("%s: %s; taken as no hold", sensor.name, err)
+                continue
+            if hold is not None:
+                return hold
+        return None
+
+    def _on_hold(self, hold: Hold, wall: int) -> float:
+        """Do not look: the camera released, the history flushed, the hold a period (a
+        break for the break timer, as no sample comes while it lasts)."""
+        held = self._held
+        if held is None or held.kind != hold.kind:
+            if held is None:
+                self.live.stopped(wall)
+                self._interrupt()
+            else:
+                self.recorder.end(self.recorder.holds[held.kind], wall)
+            self.feed.release()
+            self.recorder.begin(self.recorder.holds[hold.kind], wall)
+            self.recorder.flush_now()
+            log.info("%s; camera released", hold.reason)
+        elif hold != held:
+            log.info("%s", hold.reason)
+        self._held = hold
+        self.live.held(hold)
+        return HOLD_RECHECK
+
+    def _end_hold(self, wall: int) -> None:
+        held = self._held
+        if held is None:
+            return
+        self._held = None
+        self.recorder.end(self.recorder.holds[held.kind], wall)
+        self.live.held(None)
+        log.info("%s: over; looking again", held.reason)
+
+    def _quiet_reason(self) -> str | None:
+        """Why nudges are to be held back now (the first quiet sensor that says so)."""
+        for sensor in self.quiet_sensors:
+            try:
+                reason = sensor.quiet()
+            except Exception as err:
+                if sensor.name not in self._sensor_faults:
+                    self._sensor_faults.add(sensor.name)
+                    log.warning("%s: %s; nudges are not held back for it", sensor.name, err)
+                continue
+            if reason is not None:
+                return reason
+        return None
 
     def _fault(self, reason: str, wall: int) -> float:
         self.live.stopped(wall)
@@ -339,7 +445,14 @@ class Monitor:
         return next_interval(update, self.settings, bad=judgment.verdict == "bad")
 
     def _send(self, nudges: list[Nudge], t: float, wall: int) -> None:
+        quiet = self._quiet_reason() if self.quiet_sensors else None
+        self.live.quiet(quiet)
         for nudge in nudges:
+            if quiet is not None:
+                log.info("nudge (%s) held back (%s): %s", nudge.kind, quiet, nudge.message)
+                self.live.held_nudge()
+                self.recorder.nudged(nudge, t, wall, f"held: {quiet}")
+                continue
             self.notifier.notify(nudge.title, nudge.message)
             log.info("nudge (%s) via %s: %s", nudge.kind, self.notifier.name, nudge.message)
             self.live.nudged(nudge.kind, wall)

@@ -18,6 +18,7 @@ from posture.app.monitor.clocks import Timeline
 from posture.app.monitor.live import local_day, local_midnight_ms
 from posture.core import features
 from posture.core.nudges import RECALIBRATE, corrected_after
+from posture.core.vocab import HOLDS
 from posture.ports import NullHistory
 
 if TYPE_CHECKING:
@@ -60,6 +61,8 @@ class Recorder:
         self.paused = Period("pause")
         self.fault = Period("camera_fault")
         self.away = Period("away")
+        #: One period per kind of hold (`posture.core.vocab.HOLDS`).
+        self.holds: dict[str, Period] = {kind: Period(kind) for kind in HOLDS}
         self._session = 0
         self._episode_row: int | None = None
         self._episode_nudges: list[tuple[int, float]] = []  # (nudge row, monotonic time)
@@ -71,7 +74,7 @@ class Recorder:
         `status` speaks of the day, not of this run."""
         self.history = self._store
         # A period opened before the session was not recorded: the loop opens it again.
-        for period in (self.fault, self.paused, self.away):
+        for period in self.periods:
             period.row = None
         self._episode_row, self._episode_nudges = None, []
         day = local_day(wall_ms)
@@ -88,8 +91,12 @@ class Recorder:
             wall_ms, profile=profile, source=source, settings=settings
         )
 
+    @property
+    def periods(self) -> tuple[Period, ...]:
+        return (self.fault, self.paused, self.away, *self.holds.values())
+
     def finish(self, wall_ms: int) -> None:
-        for period in (self.fault, self.paused, self.away):
+        for period in self.periods:
             self.end(period, wall_ms)
         self.history.end_session(self._session, wall_ms)
 
@@ -100,7 +107,7 @@ class Recorder:
         ended the open episode first."""
         if self._opened is None:
             return  # no session yet: nothing is recorded
-        periods = [p for p in (self.fault, self.paused, self.away) if p.is_open]
+        periods = [p for p in self.periods if p.is_open]
         self.finish(end_ms)
         self._open_session(start_ms)
         for period in periods:
@@ -163,3 +170,7 @@ class Recorder:
 
     def flush(self, t: float) -> None:
         self.history.maybe_flush(t)
+
+    def flush_now(self) -> None:
+        """Write what is buffered now (the screen locks, the machine goes to sleep)."""
+        self.history.flush()

@@ -163,7 +163,7 @@ class NudgeRow:
 @dataclass(frozen=True)
 class PeriodRow:
     session_id: int
-    kind: str  # pause | snooze | away | camera_fault
+    kind: str  # one of `posture.core.vocab.PERIOD_KINDS`
     start_ms: int
     end_ms: int | None
 
