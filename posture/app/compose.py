@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from posture.app.monitor.journal import Journal
     from posture.app.monitor.loop import Monitor
     from posture.config import Config, PoseConfig
-    from posture.ports import ControlTransport
+    from posture.ports import ControlTransport, HoldSensor, QuietSensor
 
 log = logging.getLogger("posture")
 
@@ -211,8 +211,23 @@ def build_monitor(config: Config, options: RunOptions, places: MonitorPlaces) ->
         episode_settings=episode_settings(config.judgment),
         sensitivity=config.judgment.sensitivity or None,
         min_visibility=config.pose.min_visibility,
+        holds=hold_sensors(config, options),
+        quiet=quiet_sensors(config),
     )
     return MonitorParts(monitor, control_transport(places), history, journal)
+
+
+def hold_sensors(config: Config, options: RunOptions) -> list[HoldSensor]:
+    """What may tell the monitor not to look, on this platform and this desktop (each
+    sensor that cannot watch says so in one log line when the monitor starts it)."""
+    sensors: list[HoldSensor] = []
+    return sensors
+
+
+def quiet_sensors(config: Config) -> list[QuietSensor]:
+    """What may ask for no nudges now (do-not-disturb, a presentation)."""
+    sensors: list[QuietSensor] = []
+    return sensors
 
 
 def retain(history: History, now_ms: int, days: int) -> None:
