@@ -77,6 +77,9 @@ class MonitorConfig:
     interval: float = field(default=2.0, metadata=_range(0.5, 60.0))
     confirm_interval: float = field(default=1.0, metadata=_range(0.2, 30.0))
     away_interval: float = field(default=5.0, metadata=_range(0.5, 300.0))
+    #: seconds with nobody seen after which the camera is opened for each look and released
+    #: after it (its light off between looks, which come twice as far apart)
+    close_camera_after: float = field(default=180.0, metadata=_range(0.0, 86400.0))
     #: seconds between two posture nudges at least
     cooldown: float = field(default=300.0, metadata=_range(30.0, 86400.0))
     break_reminder: bool = True
@@ -246,6 +249,7 @@ def monitor_settings(monitor: MonitorConfig) -> MonitorSettings:
         interval=monitor.interval,
         confirm_interval=monitor.confirm_interval,
         away_interval=monitor.away_interval,
+        close_camera_after=monitor.close_camera_after,
         cooldown=monitor.cooldown,
         break_reminder=monitor.break_reminder,
         break_after=monitor.break_after_minutes * 60,

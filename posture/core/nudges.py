@@ -33,6 +33,9 @@ class MonitorSettings:
     confirm_interval: float
     #: ... while nobody is there
     away_interval: float
+    #: nobody seen for this long: the camera is opened for each look, released after it
+    #: (`posture.core.camera_policy.CameraPlan`)
+    close_camera_after: float
     #: at least this long between two posture nudges
     cooldown: float
     break_reminder: bool

@@ -27,6 +27,7 @@ import numpy as np
 from posture.app.monitor.clocks import Timeline
 from posture.app.monitor.live import LiveStatus, Summary, iso
 from posture.app.monitor.recorder import Recorder
+from posture.core.camera_policy import CameraPlan
 from posture.core.frames import is_blank, thumbnail, unchanged
 from posture.core.nudges import BreakTimer, Nudge, Nudger, next_interval, unseen_gap
 from posture.core.observe import Watch
@@ -99,6 +100,7 @@ class Monitor:
         )
         self.nudger = Nudger(settings)
         self.breaks = BreakTimer(settings)
+        self.camera_plan = CameraPlan(settings.close_camera_after)
         self.timeline = Timeline(clock)
         self.live = LiveStatus(
             clock, profile=profile.name, source=feed.name, timeline=self.timeline
@@ -442,7 +444,12 @@ class Monitor:
             nudges.append(reminder)
         self._send(nudges, t, wall)
         self.recorder.flush(t)
-        return next_interval(update, self.settings, bad=judgment.verdict == "bad")
+        interval = next_interval(update, self.settings, bad=judgment.verdict == "bad")
+        interval, keep_open = self.camera_plan.after_look(t, is_present(judgment.verdict), interval)
+        if not keep_open:  # the next look is far off: the light off until then
+            self.feed.release()
+            self.live.camera("released between looks")
+        return interval
 
     def _send(self, nudges: list[Nudge], t: float, wall: int) -> None:
         quiet = self._quiet_reason() if self.quiet_sensors else None
