@@ -1,13 +1,14 @@
 """Benchmark of the background monitor; prints the figures the README quotes.
 
-    .venv/bin/python scripts/bench_monitor.py [--hours 2] [--slice 180]
+    .venv/bin/python scripts/bench_monitor.py [--hours 2] [--slice 180] [--away-minutes 2]
 
 The footage is the bundled public-domain portrait (posture/samples/grace_hopper.jpg)
 warped by `posture.app.demo.slouched` along a script on a simulated clock (one repetition is
 about 20 minutes: upright with five glances down of 5-20 s, a 2-minute slouch, upright,
-2 minutes away, another 2-minute slouch, upright), at 10 frames a second. A frame is
-640x480: a room made of the portrait's own background (flag, backdrop) with the warped
-portrait's top 480 rows in front of it at its own scale, or the room alone while away.
+2 minutes away (`--away-minutes`), another 2-minute slouch, upright), at 10 frames a
+second. A frame is 640x480: a room made of the portrait's own background (flag,
+backdrop) with the warped portrait's top 480 rows in front of it at its own scale, or the
+room alone while away.
 Every distinct picture is pre-rendered, before any measurement, as 8 variants with
 independent sensor noise (±2 grey levels) encoded as JPEG (quality 85), as a webcam
 delivering MJPEG would send them. Each read picks a variant at random among those the
@@ -24,6 +25,10 @@ Measures, on this machine, in one run:
     over the script repeated for `--hours`. CPU (time.process_time) around the whole
     `monitor.run()`, looks, model runs, nudge latency from each slouch, nudges during the
     glances, and resident memory (VmRSS) after warm-up, after an hour and at the end.
+    The share of the time the camera is held (its light on), over the run and over the
+    absences: the feed is "opened" by a read after a release and held until the last read
+    before the next release, plus REPLAY_OPEN_COST (1 s: a webcam's open and exposure
+    warm-up) per opening, whose CPU is charged as WARMUP_DECODES more decoded frames.
 (b) a continuous 10 fps loop, the way most posture monitors work: every frame decoded,
     pose.detect (same model, one pose as peers look for: the cheaper setting),
     features and judgment via posture.core.observe.Watch,
@@ -56,6 +61,7 @@ from posture.adapters.pose.landmarker import MediaPipePose, PoseOptions
 from posture.adapters.pose.model import ModelInfo
 from posture.adapters.video.sources import open_source
 from posture.app.monitor.clocks import ReplayClock
+from posture.app.monitor.feeds import REPLAY_OPEN_COST
 from posture.app.monitor.loop import Monitor
 from posture.config import MonitorConfig, monitor_settings
 from posture.core.calibration import FrameStats, calibrate, frame_brightness
@@ -80,6 +86,9 @@ GLANCES = ((60.0, 8.0), (150.0, 15.0), (240.0, 5.0), (330.0, 20.0), (420.0, 12.0
 #: The continuous loop's slice: from the last glance through the first slouch.
 SLICE_START = 420.0
 RSS_GROWTH_TARGET_MB = 5.0
+#: Frames a webcam opened for one look sends before its exposure settles (0.5 s at 30 fps),
+#: decoded and thrown away at each opening (posture.core.camera_policy.Warmup).
+WARMUP_DECODES = 15
 
 
 def rss_mb() -> float:
@@ -105,7 +114,7 @@ class Segment(NamedTuple):
     part: str  # "glances", "slouch", "upright" or "away"
 
 
-def build_script() -> tuple[Segment, ...]:
+def build_script(away: float = 120.0) -> tuple[Segment, ...]:
     segments: list[Segment] = []
     t = 0.0
     for at, hold in GLANCES:
@@ -128,7 +137,7 @@ def build_script() -> tuple[Segment, ...]:
 
     segments += slouch()
     segments.append(Segment(180.0, 0.0, 0.0, "upright"))
-    segments.append(Segment(120.0, None, None, "away"))
+    segments.append(Segment(away, None, None, "away"))
     segments.append(Segment(20.0, 0.0, 0.0, "upright"))  # sitting down again
     segments += slouch()
     segments.append(Segment(180.0, 0.0, 0.0, "upright"))
@@ -269,6 +278,10 @@ class ScriptFeed:
         self.reads = 0
         self._rng = np.random.default_rng(seed)
         self._recent: deque[int] = deque(maxlen=VARIANTS // 2)
+        #: (opened, released) of every holding of the simulated camera
+        self.held: list[tuple[float, float]] = []
+        self._opened: float | None = None
+        self._last_t = 0.0
 
     def read(self, t: float) -> Frame:
         if self.marks and t >= self.marks[0][1]:
@@ -278,13 +291,20 @@ class ScriptFeed:
             raise EndOfInput
         i = int(t * FPS + 1e-6)
         self.reads += 1
+        if self._opened is None:
+            self._opened = t
+            for _ in range(WARMUP_DECODES):
+                decode(self.clip.jpeg(i, 0))
+        self._last_t = t
         fresh = [v for v in range(VARIANTS) if v not in self._recent]
         variant = fresh[int(self._rng.integers(len(fresh)))]
         self._recent.append(variant)
         return Frame(i / FPS, decode(self.clip.jpeg(i, variant)), "camera:bench", i)
 
     def release(self) -> None:
-        pass
+        if self._opened is not None:
+            self.held.append((self._opened, self._last_t + REPLAY_OPEN_COST))
+            self._opened = None
 
 
 # --- notifications ----------------------------------------------------------------------
@@ -355,6 +375,7 @@ class MonitorRun:
     nudges: dict[str, int]
     episodes: int
     rss: dict[str, float]
+    held: list[tuple[float, float]]
 
 
 def run_monitor(clip: Clip, profile: Profile, model: ModelInfo, seconds: float) -> MonitorRun:
@@ -394,6 +415,7 @@ def run_monitor(clip: Clip, profile: Profile, model: ModelInfo, seconds: float) 
         nudges=dict(summary.nudges),
         episodes=summary.episodes,
         rss=feed.rss,
+        held=feed.held,
     )
 
 
@@ -454,6 +476,18 @@ def glance_nudges(run: MonitorRun, script: Script) -> tuple[int, int]:
     return posture, other
 
 
+def held_share(run: MonitorRun, windows: Sequence[tuple[float, float]]) -> float:
+    """The share of the time in `windows` that the camera was held."""
+    held = total = 0.0
+    for start, end in windows:
+        end = min(end, run.seconds)
+        if end <= start:
+            continue
+        total += end - start
+        held += sum(max(0.0, min(end, b) - max(start, a)) for a, b in run.held)
+    return held / total if total else math.nan
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -461,6 +495,9 @@ def main() -> None:
     )
     parser.add_argument(
         "--slice", type=float, default=180.0, help="seconds of the script for (b) at 10 fps"
+    )
+    parser.add_argument(
+        "--away-minutes", type=float, default=2.0, help="the script's absence, in minutes"
     )
     args = parser.parse_args()
     import cv2
@@ -480,7 +517,7 @@ def main() -> None:
     )
 
     # Everything before the measurements: footage, calibration.
-    script = Script(build_script())
+    script = Script(build_script(args.away_minutes * 60))
     portrait = cv2.imread(str(GRACE_HOPPER))
     assert portrait is not None, GRACE_HOPPER
     clip = render_clip(
@@ -514,6 +551,17 @@ def main() -> None:
         f"(a) monitor (real History in a temp folder): {per_hour_a:.1f} CPU s per monitored hour = "
         f"{run.cpu / run.seconds * 100:.2f}% of one core "
         f"({run.cpu:.1f} s CPU, {run.wall:.1f} s wall for {run.seconds / 3600:.2f} h)"
+    )
+    reps_away = [
+        (start + k * script.total, end + k * script.total)
+        for k in range(reps)
+        for start, end in script.windows("away")
+    ]
+    print(
+        f"(a) camera held (light on) {held_share(run, [(0.0, run.seconds)]) * 100:.1f}% of "
+        f"the time, {held_share(run, reps_away) * 100:.1f}% while away "
+        f"({args.away_minutes:g}-minute absences; {len(run.held)} openings; close_camera_after "
+        f"{MonitorConfig().close_camera_after:g} s, {REPLAY_OPEN_COST:g} s per opening)"
     )
     print(
         f"(a) looks: {run.samples} samples (one per {run.seconds / max(1, run.samples):.2f} s), "
