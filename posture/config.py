@@ -92,6 +92,10 @@ class MonitorConfig:
     retention_days: int = field(default=365, metadata=_range(1, 36500))
     #: seconds before the history is tried again after a storage fault (doubling to 10x)
     history_retry: float = field(default=30.0, metadata=_range(0.1, 3600.0))
+    #: hold nudges back while a full-screen window is active (a film, a presentation)
+    quiet_when_fullscreen: bool = False
+    #: stop looking (the camera off) while the laptop runs on its battery
+    pause_on_battery: bool = False
 
 
 #: Two tuning values of the monitor that are not in the file: the mean difference (grey

@@ -32,7 +32,7 @@ def test_a_pause_or_a_fault_of_its_own_session_ends_it() -> None:
     assert sample_ms([0], [1], [60 * S], [1]).tolist() == [10000]
     # a stop at the very time of a sample: paused as it was taken
     assert sample_ms([0, 2 * S], [1, 1], [0], [1]).tolist() == [0, 0]
-    assert STOPS == ("pause", "camera_fault", "camera_in_use", "locked", "asleep")
+    assert STOPS == ("pause", "camera_fault", "camera_in_use", "locked", "asleep", "on_battery")
 
 
 def test_the_issue_example_302_s_upright_with_a_120_s_pause_at_60_s() -> None:

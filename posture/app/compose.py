@@ -221,12 +221,19 @@ def hold_sensors(config: Config, options: RunOptions) -> list[HoldSensor]:
     """What may tell the monitor not to look, on this platform and this desktop (each
     sensor that cannot watch says so in one log line when the monitor starts it)."""
     sensors: list[HoldSensor] = []
+    if config.monitor.pause_on_battery:
+        from posture.adapters.system.power import BatteryHold
+
+        sensors.append(BatteryHold())
     return sensors
 
 
 def quiet_sensors(config: Config) -> list[QuietSensor]:
     """What may ask for no nudges now (do-not-disturb, a presentation)."""
     sensors: list[QuietSensor] = []
+    from posture.adapters.notify.quiet import desktop_sensors
+
+    sensors.extend(desktop_sensors(fullscreen=config.monitor.quiet_when_fullscreen))
     return sensors
 
 

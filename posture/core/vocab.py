@@ -33,9 +33,10 @@ PROBLEM_TEXT: dict[str, str] = {
 
 #: Why the monitor does not look for a while although it runs, each a `status` state and
 #: a history period: another program has the camera (a video call), the screen is
-#: locked, the machine is going to sleep. The camera is released for all of them.
-Hold = Literal["camera_in_use", "locked", "asleep"]
-HOLDS: tuple[Hold, ...] = ("camera_in_use", "locked", "asleep")
+#: locked, the machine is going to sleep, the laptop runs on its battery (only with
+#: `pause_on_battery`). The camera is released for all of them.
+Hold = Literal["camera_in_use", "locked", "asleep", "on_battery"]
+HOLDS: tuple[Hold, ...] = ("camera_in_use", "locked", "asleep", "on_battery")
 #: Every kind of history period: a pause, a snooze, nobody there, a camera fault, a hold.
 PERIOD_KINDS: tuple[str, ...] = ("pause", "snooze", "away", "camera_fault", *HOLDS)
 

@@ -342,10 +342,11 @@ class HistoryQueries:
             )
         )
         nudges = tuple(
-            stats.NudgeRow(sid, t, str(kind), _after(after))
-            for sid, t, kind, after in _typed(
+            stats.NudgeRow(sid, t, str(kind), _after(after), bool(held))
+            for sid, t, kind, after, held in _typed(
                 conn.execute(
-                    "SELECT session_id, t_ms, kind, corrected_after_ms FROM nudges"
+                    "SELECT session_id, t_ms, kind, corrected_after_ms,"
+                    " backend LIKE 'held:%' FROM nudges"
                     " WHERE t_ms >= :lo AND t_ms < :hi",
                     params,
                 )

@@ -51,6 +51,7 @@ def figures(report: stats.Report) -> dict[str, Any]:
         "paused_s": _r(report.paused_s),
         "nudges": report.nudges,
         "nudges_followed": report.nudges_followed,
+        "nudges_held": report.nudges_held,
         "worst_hour": report.worst_hour,
         "worst_hour_share": _r(report.worst_hour_share, 4),
         "previous_upright_share": _r(report.previous_upright_share, 4),

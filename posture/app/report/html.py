@@ -91,6 +91,8 @@ def _headline(report: Report, zone: tzinfo | None) -> str:
         )
     else:
         nudge_sub = "no nudge was sent"
+    if report.nudges_held:
+        nudge_sub += f"; {report.nudges_held} held back (do not disturb)"
     paused = f"paused {fmt_duration(report.paused_s)}" if report.paused_s > 0 else "never paused"
     if report.monitored_s > 0:
         present = f"{fmt_share(report.present_s / report.monitored_s)} of the monitored time"

@@ -106,6 +106,7 @@ def render_text(report: stats.Report, *, unicode: bool = True) -> str:
         lines.append(
             f"  nudges        {report.nudges}, {report.nudges_followed} followed by a"
             " correction within 60 s"
+            + (f"; {report.nudges_held} held back (do not disturb)" if report.nudges_held else "")
         )
         if report.worst_hour is not None:
             h = report.worst_hour

@@ -12,6 +12,7 @@ from posture.core.stats.figures import (
     count_breaks,
     durations,
     episode_lengths,
+    held_nudges,
     longest_upright_streak,
     nudge_counts,
     paused_seconds,
@@ -90,9 +91,8 @@ def build_report(
         [e for e in rows.episodes if own(e.session_id)], sessions, since_ms, until_ms
     )
     median, longest = episode_lengths(episodes)
-    nudges, followed = nudge_counts(
-        [n for n in rows.nudges if own(n.session_id)], since_ms, until_ms
-    )
+    own_nudges = [n for n in rows.nudges if own(n.session_id)]
+    nudges, followed = nudge_counts(own_nudges, since_ms, until_ms)
     running = any(
         s.running
         and s.ended_ms is None
@@ -120,6 +120,7 @@ def build_report(
         paused_s=paused_seconds(own_pauses, since_ms, until_ms),
         nudges=nudges,
         nudges_followed=followed,
+        nudges_held=held_nudges(own_nudges, since_ms, until_ms),
         worst_hour=worst[0],
         worst_hour_share=worst[1],
         hourly=hourly(clock.hour_start_ms[inside], present_ms[inside], upright_ms[inside]),

@@ -96,6 +96,8 @@ class Report:
     bands: tuple[Band, ...]
     #: (t_ms, score) of the present samples, at most 2,000 (means of equal time slices)
     scores: tuple[tuple[int, float], ...]
+    #: posture nudges held back (do-not-disturb, a full-screen window): not in `nudges`
+    nudges_held: int = 0
 
 
 # --- time of each sample ------------------------------------------------------------------
@@ -222,12 +224,20 @@ def paused_seconds(pauses: Iterable[tuple[int, int]], since_ms: int, until_ms: i
 
 
 def nudge_counts(nudges: Iterable[NudgeRow], since_ms: int, until_ms: int) -> tuple[int, int]:
-    """(posture nudges in the period, how many were followed by a correction within 60 s)."""
-    sent = [n for n in nudges if n.kind in PROBLEMS and since_ms <= n.t_ms < until_ms]
+    """(posture nudges shown in the period, how many were followed by a correction within
+    60 s): the ones held back are not shown, so neither sent nor followed."""
+    sent = [
+        n for n in nudges if n.kind in PROBLEMS and not n.held and since_ms <= n.t_ms < until_ms
+    ]
     followed = [
         n for n in sent if n.corrected_after_ms is not None and n.corrected_after_ms <= FOLLOWED_MS
     ]
     return len(sent), len(followed)
+
+
+def held_nudges(nudges: Iterable[NudgeRow], since_ms: int, until_ms: int) -> int:
+    """Posture nudges held back in the period (do-not-disturb, a full-screen window)."""
+    return sum(1 for n in nudges if n.kind in PROBLEMS and n.held and since_ms <= n.t_ms < until_ms)
 
 
 # --- sequences ----------------------------------------------------------------------------

@@ -158,6 +158,8 @@ class NudgeRow:
     t_ms: int
     kind: str
     corrected_after_ms: int | None
+    #: held back (do-not-disturb, a full-screen window): recorded, never shown
+    held: bool = False
 
 
 @dataclass(frozen=True)
