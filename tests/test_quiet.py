@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -28,7 +28,12 @@ from tests.conftest import run_posture
 from tests.desktop import BUS_CONFIG, desktop_session
 from tests.synthetic import Scenario, Segment
 from tests.test_holds import Watching, monitor_of, periods
-from tests.test_monitor_process import calibrated_home, db_rows, material  # noqa: F401
+from tests.test_monitor_process import (  # noqa: F401 (material: a fixture)
+    calibrated_home,
+    db_rows,
+    material,
+    status,
+)
 
 DBUSMOCK = "/usr/bin/python3"
 
@@ -183,6 +188,18 @@ def test_a_bus_that_is_gone_is_one_warning_and_no_quiet(
     assert len(warnings) == 1 and "nudges are not held back" in warnings[0]
 
 
+def wait_for_status(
+    env: dict[str, str], check: Callable[[dict[str, object]], bool], timeout: float
+) -> dict[str, object]:
+    deadline = time.monotonic() + timeout
+    while True:
+        seen = status(env)
+        if check(seen):
+            return seen
+        assert time.monotonic() < deadline, f"timed out; last status: {seen}"
+        time.sleep(0.5)
+
+
 def test_a_real_monitor_holds_the_nudge_back_under_do_not_disturb_and_sends_it_without(
     tmp_path: Path,
     bus: Bus,
@@ -196,9 +213,15 @@ def test_a_real_monitor_holds_the_nudge_back_under_do_not_disturb_and_sends_it_w
     env.update(bus.env, XDG_CURRENT_DESKTOP="KDE")
     home = Path(env["POSTURE_HOME"])
     clip = str(material["clip"])
-    held = run_posture("run", "--source", clip, "--speed", "0", env=env)
-    assert held.returncode == 0, held.stderr
-    assert "held back (do not disturb)" in held.stderr
+    # A started monitor (a recording at 4x): `status` says why, and counts the held nudge.
+    started = run_posture("start", "--source", clip, "--speed", "4", env=env)
+    assert started.returncode == 0, started.stderr
+    try:
+        seen = wait_for_status(env, lambda s: s.get("held_nudges") == 1, timeout=120)
+        assert seen["quiet"] == "do not disturb" and seen["nudges"] == 0
+    finally:
+        run_posture("stop", env=env)
+    assert "held back (do not disturb)" in (home / "log" / "posture.log").read_text()
     assert bus.notified() == 0  # nothing reached the notification server
     assert db_rows(home, "select kind, backend from nudges") == [("slouch", "held: do not disturb")]
 
