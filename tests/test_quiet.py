@@ -188,6 +188,14 @@ def test_a_bus_that_is_gone_is_one_warning_and_no_quiet(
     assert len(warnings) == 1 and "nudges are not held back" in warnings[0]
 
 
+def test_no_session_bus_at_all_is_one_warning_that_says_so(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS", raising=False)
+    assert quiet.NotificationsInhibited().quiet() is None
+    assert "no session bus (DBUS_SESSION_BUS_ADDRESS is not set)" in caplog.text
+
+
 def wait_for_status(
     env: dict[str, str], check: Callable[[dict[str, object]], bool], timeout: float
 ) -> dict[str, object]:

@@ -110,7 +110,10 @@ class NotificationsInhibited:
             interface="org.freedesktop.Notifications",
         )
         if self._conn is None:
-            self._conn = open_dbus_connection(self.bus, auth_timeout=self.timeout)
+            try:
+                self._conn = open_dbus_connection(self.bus, auth_timeout=self.timeout)
+            except KeyError:
+                raise OSError("no session bus (DBUS_SESSION_BUS_ADDRESS is not set)") from None
         try:
             reply = self._conn.send_and_get_reply(
                 Properties(address).get("Inhibited"), timeout=self.timeout
