@@ -69,6 +69,9 @@ class JudgmentConfig:
 class MonitorConfig:
     #: the camera index the monitor watches
     camera: int = field(default=0, metadata=_range(0, 63))
+    #: the device node watched for other programs opening the camera (Linux); empty
+    #: means /dev/videoN of `camera`. Also watched when the monitor runs over a recording
+    camera_device: str = ""
     width: int = field(default=640, metadata=_range(160, 3840))
     height: int = field(default=480, metadata=_range(120, 2160))
     #: the calibrated profile the monitor judges against
@@ -235,6 +238,12 @@ def load(file: Path) -> Config:
         raise ConfigError(
             f"{file}: monitor.notifier = {config.monitor.notifier!r} should be one of "
             f"{', '.join(notifiers)}: fix or remove it"
+        )
+    device = config.monitor.camera_device
+    if device and (not Path(device).is_absolute() or "\0" in device):
+        raise ConfigError(
+            f"{file}: monitor.camera_device = {device!r} should be an absolute path (such "
+            "as /dev/video0) or empty: fix or remove it"
         )
     if config.judgment.sensitivity not in ("", "low", "medium", "high"):
         raise ConfigError(

@@ -221,6 +221,11 @@ def hold_sensors(config: Config, options: RunOptions) -> list[HoldSensor]:
     """What may tell the monitor not to look, on this platform and this desktop (each
     sensor that cannot watch says so in one log line when the monitor starts it)."""
     sensors: list[HoldSensor] = []
+    from posture.adapters.video.in_use import camera_in_use_sensor
+
+    camera = config.monitor.camera if options.source is None else None
+    if (in_use := camera_in_use_sensor(camera, config.monitor.camera_device)) is not None:
+        sensors.append(in_use)
     if config.monitor.pause_on_battery:
         from posture.adapters.system.power import BatteryHold
 

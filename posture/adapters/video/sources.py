@@ -43,7 +43,7 @@ import numpy.typing as npt
 
 from posture import ports
 from posture.core.frames import Frame
-from posture.errors import InputError
+from posture.errors import InputError, PostureError
 
 if TYPE_CHECKING:
     import cv2
@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 __all__ = [
     "IMAGE_EXTENSIONS",
     "VIDEO_EXTENSIONS",
+    "CameraInUse",
     "CameraSource",
     "Frame",
     "FrameSource",
@@ -409,6 +410,25 @@ class _SourceBase:
 # --- camera -----------------------------------------------------------------------------
 
 
+class CameraInUse(ports.CameraBusy, PostureError):
+    """The camera did not open, or gave no picture, because another program has it: to
+    the monitor a hold (`CameraBusy`), to a command such as `calibrate` one line."""
+
+    def __str__(self) -> str:
+        return f"{self.hold.reason}: close that program's video, or wait until it is done"
+
+
+def _busy(index: int) -> CameraInUse | None:
+    """Why camera `index` failed, if another program has it (Linux: its /dev/videoN is
+    open elsewhere, or answers EBUSY); elsewhere the monitor's sensors tell."""
+    if not sys.platform.startswith("linux"):
+        return None
+    from posture.adapters.video.in_use import busy_hold
+
+    hold = busy_hold(f"/dev/video{index}")
+    return None if hold is None else CameraInUse(hold)
+
+
 def _camera_backend() -> int:
     """V4L2 on Linux (it honours the frame size and buffer size settings); else any."""
     import cv2
@@ -462,6 +482,8 @@ class CameraSource(_SourceBase):
             capture = cv2.VideoCapture(index, _camera_backend())
             if not capture.isOpened():
                 capture.release()
+                if (busy := _busy(index)) is not None:
+                    raise busy
                 others = [i for i in available_cameras() if i != index]
                 answer = (
                     "cameras that answer: " + ", ".join(map(str, others))
@@ -481,6 +503,8 @@ class CameraSource(_SourceBase):
             # say so now rather than yield an empty stream.
             if not capture.grab():
                 capture.release()
+                if (busy := _busy(index)) is not None:
+                    raise busy
                 raise InputError(
                     f"camera {index} opened but sends no picture (is another program using it?)"
                 )
