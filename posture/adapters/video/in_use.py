@@ -63,11 +63,10 @@ def in_use(holder: str | None = None, pid: int | None = None) -> Hold:
 
 @dataclass(frozen=True)
 class Holders:
-    """Who has a file open, from /proc: the processes seen holding it, and whether some
-    processes could not be looked into (another user's, without privileges)."""
+    """Who has a file open, from /proc: (pid, name) of each process seen holding it.
+    Another user's processes are not seen without privileges."""
 
     found: tuple[tuple[int, str], ...]
-    hidden: bool
 
     def hold(self) -> Hold | None:
         if not self.found:
@@ -82,12 +81,11 @@ def holders(device: str, *, proc: str = "/proc", own_pid: int | None = None) -> 
     own = os.getpid() if own_pid is None else own_pid
     target = os.path.realpath(device)
     found: list[tuple[int, str]] = []
-    hidden = False
     try:
         with os.scandir(proc) as entries:
             pids = sorted(int(e.name) for e in entries if e.name.isdigit())
     except OSError:
-        return Holders((), True)
+        return Holders(())
     for pid in pids:
         if pid == own:
             continue
@@ -95,10 +93,7 @@ def holders(device: str, *, proc: str = "/proc", own_pid: int | None = None) -> 
         try:
             with os.scandir(fds) as entries:
                 names = [e.name for e in entries]
-        except PermissionError:
-            hidden = True
-            continue
-        except OSError:  # gone meanwhile
+        except OSError:  # another user's (no privileges), or gone meanwhile
             continue
         for fd in names:
             try:
@@ -108,7 +103,7 @@ def holders(device: str, *, proc: str = "/proc", own_pid: int | None = None) -> 
             if link == target:
                 found.append((pid, _name(proc, pid)))
                 break
-    return Holders(tuple(found), hidden)
+    return Holders(tuple(found))
 
 
 def _name(proc: str, pid: int) -> str:
@@ -118,10 +113,23 @@ def _name(proc: str, pid: int) -> str:
         return "?"
 
 
-def busy_hold(device: str) -> Hold | None:
+#: VIDIOC_REQBUFS, _IOWR('V', 8, struct v4l2_requestbuffers): asking for no buffers
+#: changes nothing, but answers EBUSY while another open file streams from the camera.
+VIDIOC_REQBUFS = 0xC0145608
+_NO_BUFFERS = struct.pack("IIII4x", 0, 1, 1, 0)  # count 0, VIDEO_CAPTURE, MMAP
+
+
+def _ioctl(fd: int, request: int, arg: bytes) -> None:
+    import fcntl
+
+    fcntl.ioctl(fd, request, arg)
+
+
+def busy_hold(device: str, *, ioctl: Callable[[int, int, bytes], None] = _ioctl) -> Hold | None:
     """Why a camera that did not open (or gave no picture) is busy, if it is: another
-    process holds its device node, or the node itself answers EBUSY. None when neither
-    says so (then it is a fault, not a hold)."""
+    process seen holding its device node, or the node answering EBUSY (to the open, or to
+    a request for no buffers: a program of another user, whose files /proc does not
+    show). None when neither says so: then it is a fault, not a hold."""
     if not Path(device).exists():
         return None
     seen = holders(device)
@@ -131,8 +139,13 @@ def busy_hold(device: str) -> Hold | None:
         fd = os.open(device, os.O_RDWR | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as err:
         return in_use() if err.errno == errno.EBUSY else None
-    os.close(fd)
-    return in_use() if seen.hidden else None
+    try:
+        ioctl(fd, VIDIOC_REQBUFS, _NO_BUFFERS)
+    except OSError as err:
+        return in_use() if err.errno == errno.EBUSY else None
+    finally:
+        os.close(fd)
+    return None
 
 
 # --- Linux: inotify ---------------------------------------------------------------------
@@ -236,7 +249,9 @@ class DeviceWatch:
             if err.errno not in (errno.ENOENT, errno.ENOTDIR):
                 raise
             if first:
-                log.info("%s: no such device yet; looking for it every %.0f s", self.name, RESCAN)
+                log.info(
+                    "%s: no such device yet; looking for it every %g s", self.name, self._rescan
+                )
         else:
             if not first:
                 log.info("%s: watching again", self.name)
