@@ -400,3 +400,14 @@ def test_a_started_monitor_hands_the_camera_to_another_program_and_looks_again(
         home, f"select count(*) from samples where t_ms > {start + 500} and t_ms < {end}"
     )[0][0]
     assert held_looks == 0 and looks > 0
+    # the report shows the time the camera was another program's
+    report = run_posture("report", "--format", "json", env=env)
+    assert report.returncode == 0, report.stderr
+    held_s = json.loads(report.stdout)["held_s"]
+    assert held_s["locked"] == held_s["asleep"] == 0
+    assert abs(held_s["camera_in_use"] - (end - start) / 1000) < 0.01
+    text = run_posture("report", env=env).stdout
+    lines = [line for line in text.splitlines() if "not looking" in line]
+    assert len(lines) == 1 and lines[0].endswith(": camera in use by another program"), text
+    csv = run_posture("report", "--format", "csv", env=env).stdout
+    assert "# held_s.camera_in_use," in csv

@@ -49,6 +49,7 @@ def figures(report: stats.Report) -> dict[str, Any]:
         "away_s": _r(report.away_s),
         "breaks": report.breaks,
         "paused_s": _r(report.paused_s),
+        "held_s": {kind: _r(s) for kind, s in report.held_s.items()},
         "nudges": report.nudges,
         "nudges_followed": report.nudges_followed,
         "nudges_held": report.nudges_held,

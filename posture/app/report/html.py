@@ -40,7 +40,7 @@ from posture.app.report.display import (
     wall,
 )
 from posture.app.report.svg import RC
-from posture.core.stats import trend_points
+from posture.core.stats import HOLD_TEXT, trend_points
 from posture.core.vocab import span as fmt_duration
 
 if TYPE_CHECKING:
@@ -94,6 +94,12 @@ def _headline(report: Report, zone: tzinfo | None) -> str:
     if report.nudges_held:
         nudge_sub += f"; {report.nudges_held} held back (do not disturb)"
     paused = f"paused {fmt_duration(report.paused_s)}" if report.paused_s > 0 else "never paused"
+    held = [
+        f"{HOLD_TEXT.get(kind, kind)} {fmt_duration(s)}"
+        for kind, s in report.held_s.items()
+        if s > 0
+    ]
+    paused = " · ".join([paused, *held])
     if report.monitored_s > 0:
         present = f"{fmt_share(report.present_s / report.monitored_s)} of the monitored time"
     else:

@@ -103,6 +103,11 @@ def render_text(report: stats.Report, *, unicode: bool = True) -> str:
         lines.append(
             f"  away          {span(report.away_s)}; {report.breaks} break(s) of 5 min or more"
         )
+        lines += [
+            f"  not looking   {span(seconds)}: {stats.HOLD_TEXT.get(kind, kind)}"
+            for kind, seconds in report.held_s.items()
+            if seconds > 0
+        ]
         lines.append(
             f"  nudges        {report.nudges}, {report.nudges_followed} followed by a"
             " correction within 60 s"

@@ -74,6 +74,7 @@ from posture.core.stats.figures import Band, EpisodeRow, Report, trend_points
 from posture.core.stats.localtime import zone, zone_name
 from posture.core.stats.rows import (
     BAD,
+    HOLD_TEXT,
     I64,
     MAX_GAP_MS,
     MIN_DAYS,
@@ -91,6 +92,7 @@ from posture.core.tally import upright_share
 
 __all__ = [
     "BAD",
+    "HOLD_TEXT",
     "I64",
     "MAX_GAP_MS",
     "MIN_DAYS",

@@ -33,6 +33,7 @@ from posture.core.stats.timeline import (
     worst_hour,
 )
 from posture.core.tally import upright_share
+from posture.core.vocab import HOLDS
 
 # --- all together -------------------------------------------------------------------------
 
@@ -61,9 +62,8 @@ def build_report(
     def own(row_session: int) -> bool:
         return session_id is None or row_session == session_id
 
-    own_pauses = resolve_periods(
-        [p for p in rows.periods if own(p.session_id)], sessions, now_ms, "pause"
-    )
+    own_periods = [p for p in rows.periods if own(p.session_id)]
+    own_pauses = resolve_periods(own_periods, sessions, now_ms, "pause")
     dt = durations(samples, rows.periods)
     t, verdict = samples.t_ms, samples.verdict
     inside = (t >= since_ms) & (t < until_ms)
@@ -128,6 +128,12 @@ def build_report(
         previous_upright_share=previous_share,
         trend_points=trend_points(share, previous_share),
         bands=bands(period, pdt, own_pauses, since_ms, until_ms),
+        held_s={
+            kind: paused_seconds(
+                resolve_periods(own_periods, sessions, now_ms, kind), since_ms, until_ms
+            )
+            for kind in HOLDS
+        },
         scores=downsample_scores(
             period.t_ms,
             np.where((period.verdict == GOOD) | (period.verdict == BAD), period.score, np.nan),

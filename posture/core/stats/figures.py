@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -98,6 +98,9 @@ class Report:
     scores: tuple[tuple[int, float], ...]
     #: posture nudges held back (do-not-disturb, a full-screen window): not in `nudges`
     nudges_held: int = 0
+    #: seconds of each hold (every one of `HOLDS`: camera in use, screen locked, asleep)
+    #: within the period: the monitor ran but did not look
+    held_s: dict[str, float] = field(default_factory=dict)
 
 
 # --- time of each sample ------------------------------------------------------------------
