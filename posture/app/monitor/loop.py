@@ -187,11 +187,11 @@ class Monitor:
         self._start_sensors()
         try:
             while not self.stop.is_set():
+                self.wake.clear()  # before the tick: a wake during it is not lost
                 interval = self.tick()
                 if interval is None:
                     break
                 self.live.next_check(self.clock.wall_ms() + round(interval * 1000))
-                self.wake.clear()
                 self.clock.sleep(interval, self.wake)
         finally:
             self._finish()
