@@ -267,3 +267,10 @@ def test_a_sensor_that_fails_is_one_log_line_and_the_monitor_goes_on(
         "broken sensor: cannot watch (no session bus); going on without it",
         "broken sensor: the bus went away; taken as no hold",
     ]
+
+
+def test_every_hold_has_its_words_in_the_report() -> None:
+    from posture.core.vocab import HOLD_TEXT, HOLDS, PERIOD_KINDS
+
+    assert tuple(HOLD_TEXT) == HOLDS
+    assert set(HOLDS) <= set(PERIOD_KINDS)

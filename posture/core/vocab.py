@@ -38,6 +38,13 @@ PROBLEM_TEXT: dict[str, str] = {
 Hold = Literal["camera_in_use", "locked", "asleep", "on_battery"]
 HOLDS: tuple[Hold, ...] = ("camera_in_use", "locked", "asleep", "on_battery")
 #: Every kind of history period: a pause, a snooze, nobody there, a camera fault, a hold.
+#: How the report names the time of each hold: the monitor ran but did not look.
+HOLD_TEXT: dict[str, str] = {
+    "camera_in_use": "camera in use by another program",
+    "locked": "screen locked",
+    "asleep": "asleep",
+    "on_battery": "on battery power",
+}
 PERIOD_KINDS: tuple[str, ...] = ("pause", "snooze", "away", "camera_fault", *HOLDS)
 
 #: Where the episode tracker stands.

@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from posture.core import tally
-from posture.core.vocab import HOLDS, PROBLEMS, VERDICTS
+from posture.core.vocab import PROBLEMS, VERDICTS
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
@@ -27,13 +27,6 @@ GOOD, BAD, AWAY, UNCERTAIN = range(4)
 BAND_KINDS: tuple[str, ...] = ("upright", "slouch", "away", "paused")
 _BAND_OF = np.array([0, 1, 2, 2], dtype=np.int64)
 
-#: How the report names the time of each hold (`HOLDS`): the monitor ran but did not look.
-HOLD_TEXT: dict[str, str] = {
-    "camera_in_use": "camera in use by another program",
-    "locked": "screen locked",
-    "asleep": "asleep",
-}
-assert tuple(HOLD_TEXT) == HOLDS
 
 MAX_GAP_MS = tally.MAX_SAMPLE_MS
 BREAK_MS = 300_000
