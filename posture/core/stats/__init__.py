@@ -74,7 +74,6 @@ from posture.core.stats.figures import Band, EpisodeRow, Report, trend_points
 from posture.core.stats.localtime import zone, zone_name
 from posture.core.stats.rows import (
     BAD,
-    HOLD_TEXT,
     I64,
     MAX_GAP_MS,
     MIN_DAYS,
@@ -89,6 +88,7 @@ from posture.core.stats.rows import (
 )
 from posture.core.stats.timeline import session_shares
 from posture.core.tally import upright_share
+from posture.core.vocab import HOLD_TEXT
 
 __all__ = [
     "BAD",
