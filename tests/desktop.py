@@ -238,3 +238,28 @@ def dunst_history(env: Mapping[str, str]) -> list[dict[str, Any]]:
     return [
         {key: field["data"] for key, field in entry.items()} for group in groups for entry in group
     ]
+
+
+@contextlib.contextmanager
+def private_bus(folder: Path, name: str, *, timeout: float = 10.0) -> Iterator[str]:
+    """A dbus-daemon of our own listening in `folder` (the session bus's config: anyone may
+    own any name, no service activation); yields its address, stops it on exit. Serves as
+    a private "system" bus too: point DBUS_SYSTEM_BUS_ADDRESS at it."""
+    if shutil.which("dbus-daemon") is None:
+        pytest.skip("a private bus needs dbus-daemon (Debian package dbus)")
+    config = folder / f"{name}.conf"
+    config.write_text(BUS_CONFIG.format(socket=folder / name))
+    printed = folder / f"{name}-address"
+    with printed.open("wb") as out, (folder / f"{name}.log").open("wb") as log:
+        argv = ["dbus-daemon", f"--config-file={config}", "--nofork", "--nopidfile"]
+        proc = subprocess.Popen(
+            [*argv, "--print-address=1"], stdin=subprocess.DEVNULL, stdout=out, stderr=log
+        )
+    try:
+        yield _wait_for(
+            f"the {name} bus's address",
+            _line_from(printed, proc, "dbus-daemon"),
+            time.monotonic() + timeout,
+        )
+    finally:
+        _stop(proc)

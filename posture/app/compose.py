@@ -230,7 +230,24 @@ def hold_sensors(config: Config, options: RunOptions) -> list[HoldSensor]:
         from posture.adapters.system.power import BatteryHold
 
         sensors.append(BatteryHold())
+    if options.source is None or options.speed > 0:  # real time: a lock now is this run's
+        sensors += screen_lock_sensors(sys.platform)
     return sensors
+
+
+def screen_lock_sensors(platform: str) -> list[HoldSensor]:
+    """The screen lock (and sleep, where the OS tells) of this platform."""
+    if platform.startswith("linux"):
+        from posture.adapters.system.session_lock import LinuxScreenLock
+
+        return [LinuxScreenLock()]
+    from posture.adapters.system import session_lock_polled as polled
+
+    if platform == "darwin":
+        return [polled.PolledScreenLock("screen lock", polled.load_macos)]
+    if platform == "win32":
+        return [polled.PolledScreenLock("screen lock", polled.load_windows)]
+    return []
 
 
 def quiet_sensors(config: Config) -> list[QuietSensor]:
