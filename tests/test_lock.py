@@ -496,6 +496,13 @@ def test_macos_reads_cgssessionscreenislocked_and_releases_the_dictionary() -> N
     assert locked() is False
 
 
+def test_the_windows_structure_has_the_layout_of_wtsapi32_h() -> None:
+    assert polled.WTSINFOEXW.Data.offset == 8
+    assert polled.WTSINFOEX_LEVEL1_W.SessionFlags.offset == 8
+    assert polled.WTSINFOEX_LEVEL1_W.LogonTime.offset == 160
+    assert ctypes.sizeof(polled.WTSINFOEXW) == 8 + 224
+
+
 def test_windows_reads_the_session_flags_and_frees_the_buffer() -> None:
     flags = {"now": polled.WTS_SESSIONSTATE_UNLOCK, "freed": 0}
     buffers: list[Any] = []

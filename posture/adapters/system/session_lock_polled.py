@@ -109,17 +109,37 @@ WTS_SESSIONSTATE_LOCK = 0
 WTS_SESSIONSTATE_UNLOCK = 1
 
 
+DWORD, LONG, WCHAR = ctypes.c_uint32, ctypes.c_int32, ctypes.c_uint16  # Windows' sizes
+LARGE_INTEGER = ctypes.c_int64
+
+
 class WTSINFOEX_LEVEL1_W(ctypes.Structure):
+    """wtsapi32.h, whole: its LARGE_INTEGERs align the structure on 8 bytes, which puts
+    `Data` at offset 8 in WTSINFOEXW."""
+
     _fields_ = [
-        ("SessionId", ctypes.c_ulong),
-        ("SessionState", ctypes.c_int),
-        ("SessionFlags", ctypes.c_long),
-        # the rest of the structure (names, times, counters) is not read
+        ("SessionId", DWORD),
+        ("SessionState", ctypes.c_int32),  # WTS_CONNECTSTATE_CLASS
+        ("SessionFlags", LONG),
+        ("WinStationName", WCHAR * 33),
+        ("UserName", WCHAR * 21),
+        ("DomainName", WCHAR * 18),
+        ("LogonTime", LARGE_INTEGER),
+        ("ConnectTime", LARGE_INTEGER),
+        ("DisconnectTime", LARGE_INTEGER),
+        ("LastInputTime", LARGE_INTEGER),
+        ("CurrentTime", LARGE_INTEGER),
+        ("IncomingBytes", DWORD),
+        ("OutgoingBytes", DWORD),
+        ("IncomingFrames", DWORD),
+        ("OutgoingFrames", DWORD),
+        ("IncomingCompressedBytes", DWORD),
+        ("OutgoingCompressedBytes", DWORD),
     ]
 
 
 class WTSINFOEXW(ctypes.Structure):
-    _fields_ = [("Level", ctypes.c_ulong), ("Data", WTSINFOEX_LEVEL1_W)]
+    _fields_ = [("Level", DWORD), ("Data", WTSINFOEX_LEVEL1_W)]  # Data: a one-member union
 
 
 def load_windows() -> Query:
@@ -134,17 +154,17 @@ def windows_query(wtsapi32: ctypes.CDLL) -> Query:
     """The query over this library (the real one or a fake with the same names)."""
     query = wtsapi32.WTSQuerySessionInformationW
     query.argtypes = [
-        ctypes.c_void_p,
-        ctypes.c_ulong,
-        ctypes.c_int,
-        ctypes.POINTER(ctypes.c_void_p),
-        ctypes.POINTER(ctypes.c_ulong),
+        ctypes.c_void_p,  # HANDLE
+        DWORD,  # SessionId
+        ctypes.c_int,  # WTS_INFO_CLASS
+        ctypes.POINTER(ctypes.c_void_p),  # LPWSTR *ppBuffer
+        ctypes.POINTER(DWORD),  # DWORD *pBytesReturned
     ]
     query.restype = ctypes.c_int
     wtsapi32.WTSFreeMemory.argtypes = [ctypes.c_void_p]
 
     def locked() -> bool:
-        buffer, size = ctypes.c_void_p(), ctypes.c_ulong()
+        buffer, size = ctypes.c_void_p(), DWORD()
         if not query(
             WTS_CURRENT_SERVER_HANDLE,
             WTS_CURRENT_SESSION,
