@@ -271,11 +271,28 @@ def log_of(env: dict[str, str]) -> str:
     return path.read_text() if path.exists() else ""
 
 
-def seconds_until_logged(env: dict[str, str], line: str, action: Callable[[], None]) -> float:
-    """Do `action`; the seconds until the monitor's log has one more `line` (at most 1)."""
-    before, start = log_of(env).count(line), time.monotonic()
+def asker(home: Path) -> Callable[[], dict[str, Any]]:
+    """The monitor's status straight from its control socket (what `posture status` asks,
+    without a process start per question, so that a time to it can be measured)."""
+    from posture.app import compose
+
+    transport = compose.control_transport(compose.monitor_places(home))
+    return lambda: transport.request({"cmd": "status"}, timeout=1.0)
+
+
+def says(ask: Callable[[], dict[str, Any]], key: str, value: object) -> Callable[[], bool]:
+    return lambda: bool(ask()[key] == value)
+
+
+def grows(ask: Callable[[], dict[str, Any]], key: str, than: int) -> Callable[[], bool]:
+    return lambda: bool(ask()[key] > than)
+
+
+def seconds_until(check: Callable[[], object], action: Callable[[], None], what: str) -> float:
+    """Do `action`; the seconds until `check` holds (at most 1)."""
+    start = time.monotonic()
     action()
-    wait_for(lambda: log_of(env).count(line) > before, 1, line)
+    wait_for(check, 1, what)
     return time.monotonic() - start
 
 
@@ -310,19 +327,23 @@ def test_the_running_monitor_lets_the_camera_go_when_locked_or_asleep_and_looks_
             "the watch",
         )
         wait_for(lambda: status(env)["seen_seconds"] > 0, 60, "a first look")
+        ask = asker(home)
         for hold, state, begin, end in holds:
-            figures[f"{state}: released"] = seconds_until_logged(
-                env, f"{hold}; camera released", begin
+            released = log_of(env).count(f"{hold}; camera released")
+            figures[f"{state}: status"] = seconds_until(
+                says(ask, "state", state), begin, f"status {state}"
             )
-            now = status(env)
-            assert now["state"] == state and now["hold"] == hold
-            assert now["camera"] == f"released ({hold})"
+            now = ask()
+            assert now["hold"] == hold and now["camera"] == f"released ({hold})"
+            assert log_of(env).count(f"{hold}; camera released") == released + 1
             resumed[state] = time.time() * 1000
-            figures[f"{state}: looking again"] = seconds_until_logged(
-                env, f"{hold}: over; looking again", end
+            seen = ask()["seen_seconds"]
+            figures[f"{state}: looking again"] = seconds_until(
+                says(ask, "camera", "ok"), end, "the camera back"
             )
-            assert status(env)["state"] not in ("locked", "asleep")
-            time.sleep(1.5)  # a look or two after the hold
+            assert ask()["state"] not in ("locked", "asleep")
+            assert f"{hold}: over; looking again" in log_of(env)
+            wait_for(grows(ask, "seen_seconds", seen), 5, "a new look")
     finally:
         stopped = run_posture("stop", env=env)
     assert stopped.returncode == 0, stopped.stderr
