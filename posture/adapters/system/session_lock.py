@@ -293,8 +293,12 @@ class _Watch:
         assert conn is not None  # connected before the thread starts
         while not stop.is_set():
             msg = conn.receive()
-            if msg.header.message_type.name == "signal":
+            if msg.header.message_type.name != "signal":
+                continue
+            try:
                 self.handle(conn, msg)
+            except (IndexError, KeyError, TypeError, ValueError) as err:  # not as documented
+                log.debug("screen lock: a signal it cannot read (%s): %s", _why(err), msg)
 
     def _reconnect(self, stop: threading.Event) -> None:
         with contextlib.suppress(Exception):
