@@ -71,6 +71,7 @@ class LinuxScreenLock:
         self._saver: set[str] = set()  # the screensaver interfaces that say active
         self._session: str | None = None  # logind's object path of our session
         self._inhibitor: int | None = None  # the fd of the sleep delay lock
+        self._refused = False  # logind refused the inhibitor (said once)
         self._stop = threading.Event()
         self._watches: list[_Watch] = []
         self._wake: Callable[[], None] = lambda: None
@@ -185,7 +186,9 @@ class LinuxScreenLock:
         try:
             fd = _reply(conn, msg)[0]
         except Exception as err:
-            log.info("%s: no sleep inhibitor (%s)", self.name, _why(err))
+            if not self._refused:  # said once, not at every wake
+                self._refused = True
+                log.info("%s: no sleep inhibitor (%s)", self.name, _why(err))
             return
         self._drop_inhibitor()
         with self._guard:
