@@ -251,6 +251,28 @@ def test_a_lost_bus_is_one_line_counts_as_unlocked_and_is_watched_again(
         "); taken as unlocked, trying again")  # fmt: skip
 
 
+def test_without_logind_the_screensaver_alone_is_watched(
+    desktop: Desktop, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from posture.adapters.system.session_lock import LOCKED, LinuxScreenLock
+
+    monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", f"unix:path={desktop.folder}/none")
+    sensor = LinuxScreenLock()
+    with caplog.at_level(logging.INFO, logger="posture"):
+        sensor.start(Wakes())
+    try:
+        said = [r.getMessage() for r in caplog.records]
+        assert said == [
+            f"screen lock: no system bus at unix:path={desktop.folder}/none: No such file or "
+            "directory; watching the other bus only",
+            "screen lock: watching the screensaver",
+        ]
+        desktop.screensaver(True)
+        wait_for(lambda: sensor.hold() == LOCKED, 1, "the screensaver's lock")
+    finally:
+        sensor.close()
+
+
 def test_without_any_bus_start_raises_one_clear_reason(monkeypatch: pytest.MonkeyPatch) -> None:
     from posture.adapters.system.session_lock import LinuxScreenLock, NoBus
 
