@@ -183,7 +183,7 @@ class Wakes:
 
 
 def test_logind_lock_unlock_lockedhint_and_sleep_reach_the_sensor(desktop: Desktop) -> None:
-    from posture.adapters.system.session_lock import ASLEEP, LOCKED, LinuxScreenLock
+    from posture.adapters.system.session_lock import ASLEEP, LOCKED, SLEEP_DELAY, LinuxScreenLock
 
     sensor, wakes = LinuxScreenLock(), Wakes()
     sensor.start(wakes)
@@ -205,6 +205,10 @@ def test_logind_lock_unlock_lockedhint_and_sleep_reach_the_sensor(desktop: Deskt
         wait_for(lambda: desktop.inhibitors() == [], 3, "the inhibitor to be let go")
         after(lambda: desktop.prepare_for_sleep(False), None)
         wait_for(lambda: len(desktop.inhibitors()) == 1, 3, "the inhibitor to be taken again")
+        after(lambda: desktop.prepare_for_sleep(True), ASLEEP)  # a sleep called off at once:
+        after(lambda: desktop.prepare_for_sleep(False), None)  # the new inhibitor is kept
+        time.sleep(SLEEP_DELAY + 0.3)
+        assert len(desktop.inhibitors()) == 1
         after(lambda: desktop.screensaver(True), LOCKED)  # the fallback
         after(lambda: desktop.screensaver(False), None)
     finally:

@@ -71,6 +71,7 @@ class LinuxScreenLock:
         self._saver: set[str] = set()  # the screensaver interfaces that say active
         self._session: str | None = None  # logind's object path of our session
         self._inhibitor: int | None = None  # the fd of the sleep delay lock
+        self._taken = 0  # how many inhibitors were taken
         self._refused = False  # logind refused the inhibitor (said once)
         self._stop = threading.Event()
         self._watches: list[_Watch] = []
@@ -160,8 +161,10 @@ class LinuxScreenLock:
         if fields.get("interface") == MANAGER and member == "PrepareForSleep":
             going = bool(body[0])
             self._changed(_asleep=going)
-            if going:
-                timer = threading.Timer(SLEEP_DELAY, self._drop_inhibitor)
+            if going:  # let go of this inhibitor, not one a quick wake took since
+                with self._guard:
+                    taken = self._taken
+                timer = threading.Timer(SLEEP_DELAY, self._drop_inhibitor, (taken,))
                 timer.daemon = True
                 timer.start()
             else:
@@ -193,13 +196,18 @@ class LinuxScreenLock:
         self._drop_inhibitor()
         with self._guard:
             self._inhibitor = fd.to_raw_fd()
+            self._taken += 1
 
-    def _drop_inhibitor(self) -> None:
+    def _drop_inhibitor(self, taken: int | None = None) -> None:
+        """Let go of the inhibitor (only the `taken`-th: if another was taken since, keep it;
+        an fd number may be the same)."""
         with self._guard:
-            fd, self._inhibitor = self._inhibitor, None
-        if fd is not None:
-            with contextlib.suppress(OSError):
-                os.close(fd)
+            fd = self._inhibitor
+            if fd is None or (taken is not None and taken != self._taken):
+                return
+            self._inhibitor = None
+        with contextlib.suppress(OSError):
+            os.close(fd)
 
     # -- the session bus: the screensaver --
 
