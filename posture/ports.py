@@ -45,7 +45,7 @@ class CameraFault(Exception):
 @dataclass(frozen=True)
 class Hold:
     """Why the monitor must not look now, although it runs: `kind` is one of
-    `posture.core.vocab.HOLDS` ("camera_in_use", "locked", "asleep"); `reason` the
+    `posture.core.vocab.HOLDS` ("camera_in_use", "locked", "asleep", "on_battery"); `reason` the
     status's and the log's words ("camera in use by zoom (pid 4242)"); the program
     holding the camera, when one does and it is known."""
 

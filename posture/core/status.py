@@ -27,7 +27,8 @@ _OPTIONAL = ("pid", "history", "hold", "holder", "holder_pid", "quiet", "held_nu
 @dataclass(frozen=True)
 class Status:
     #: "starting", an episode state ("upright", "deviating", "slouching", "recovering",
-    #: "away", "uncertain"), "paused", or a hold ("camera_in_use", "locked", "asleep")
+    #: "away", "uncertain"), "paused", or a hold (`posture.core.vocab.HOLDS`:
+    #: "camera_in_use", "locked", "asleep", "on_battery")
     state: str
     #: the last look's verdict ("good", "bad", "uncertain", "away"), "starting" before
     #: the first, "unknown" while the camera is in fault
