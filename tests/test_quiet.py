@@ -22,7 +22,7 @@ import pytest
 
 from posture.adapters.notify import quiet
 from posture.adapters.system import power
-from posture.app.compose import hold_sensors, quiet_sensors
+from posture.app.compose import RunOptions, hold_sensors, quiet_sensors
 from posture.config import Config, MonitorConfig
 from tests.conftest import run_posture
 from tests.desktop import BUS_CONFIG, desktop_session
@@ -439,8 +439,13 @@ def test_the_config_switches_the_sensors_on(monkeypatch: pytest.MonkeyPatch) -> 
         Config(),
         Config(monitor=MonitorConfig(pause_on_battery=True, quiet_when_fullscreen=True)),
     )
-    assert hold_sensors(off, None) == []  # type: ignore[arg-type]
-    assert names(hold_sensors(on, None)) == ["BatteryHold"]  # type: ignore[arg-type]
+    # A recording on simulated time: no camera to watch, no screen lock that means
+    # anything there; only the battery is the config's to switch.
+    replay = RunOptions(source="clip.avi", speed=0)
+    assert hold_sensors(off, replay) == []
+    assert names(hold_sensors(on, replay)) == ["BatteryHold"]
+    camera = names(hold_sensors(on, RunOptions()))
+    assert "BatteryHold" in camera and len(camera) >= 2  # and the platform's own
     assert "X11Fullscreen" not in names(quiet_sensors(off))
     if shutil.which("xprop"):
         assert "X11Fullscreen" in names(quiet_sensors(on))
