@@ -1,7 +1,7 @@
 # Sourced by scripts/run, scripts/test and scripts/check-latest: puts the pinned uv in
 # .tools/ (a venv of its own, installed by pip with every hash checked), then `posture_sync`
 # makes .venv exactly the lock. Needs only python3 with venv.
-UV_VERSION=0.13.8
+UV_VERSION=0.13.9
 export UV_PYTHON_DOWNLOADS=never  # use the machine's python3; never fetch an interpreter
 export UV_PROJECT_ENVIRONMENT=.venv
 # Compile .pyc files at install, as pip does: uv does not by default, and where
