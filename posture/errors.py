@@ -32,3 +32,8 @@ class ForeignSocket(PostureError):
     """The control socket, or the process answering on it, belongs to another user: they
     could answer `pause` or `stop` ("camera released") while the real monitor watches on,
     or read what `status` says. Refused, never talked to."""
+
+
+class TrayUnavailable(PostureError):
+    """The desktop shows no tray icons (no StatusNotifierWatcher on the session bus, no
+    session bus, or the tray library of this platform is not installed)."""

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from posture.core.nudges import DayTally
     from posture.core.profile import Profile
     from posture.core.stats import Rows, SessionRow
+    from posture.core.tray import TrayView
 
 
 # --- the monitor: time, pictures, poses, notifications -----------------------------------
@@ -389,6 +390,39 @@ class ProfileStore(Protocol):
     def save(self, profile: Profile) -> Path: ...
 
     def path(self, name: str) -> Path: ...
+
+
+# --- the tray ---------------------------------------------------------------------------
+# Implemented by posture.adapters.tray (a StatusNotifierItem on Linux; pystray elsewhere).
+
+
+class TrayHost(Protocol):
+    """The icon and menu on the desktop's panel. Threading rule: `on_click` is called from
+    the host's own thread; `show`, `wake` and `close` may be called from any thread; `run`
+    owns the calling (main) thread, because macOS draws its status bar only from there."""
+
+    #: what shows the icon, for the log: "StatusNotifierItem", "pystray (win32)"
+    name: str
+
+    def start(self, view: TrayView, on_click: Callable[[int], None]) -> None:
+        """Show the icon; `TrayUnavailable` when the desktop has no tray (Linux: no
+        StatusNotifierWatcher on the session bus) or no session bus."""
+        ...
+
+    def show(self, view: TrayView) -> None:
+        """Show this view (a no-op when it is the one shown)."""
+        ...
+
+    def run(self, step: Callable[[], bool], every: float) -> None:
+        """Call `step` every `every` seconds, and soon after `wake`, until it returns
+        False; then return."""
+        ...
+
+    def wake(self) -> None: ...
+
+    def close(self) -> None:
+        """Take the icon away; idempotent."""
+        ...
 
 
 # --- every use case: the person at the terminal -----------------------------------------
