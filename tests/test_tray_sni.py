@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import shutil
+import subprocess
 import tempfile
 import threading
 import time
@@ -364,3 +365,60 @@ def test_run_steps_until_false_and_wake_hurries_it(bus: str) -> None:
         steps.clear()
         host.run(lambda: bool(steps.append(time.monotonic())), every=0.01)  # False: returns
         assert len(steps) == 1
+
+
+def test_glib_and_systemd_clients_read_the_item(bus: str) -> None:
+    """Two D-Bus implementations in C read what jeepney sends: GLib's GDBus (what the
+    GNOME AppIndicator extension uses; its XML parser is strict) and systemd's sd-bus."""
+    programs = {"gdbus": "libglib2.0-bin", "busctl": "systemd"}
+    missing = [f"{name} ({pkg})" for name, pkg in programs.items() if shutil.which(name) is None]
+    if missing:
+        pytest.skip("needs " + ", ".join(missing))
+    clicks: list[int] = []
+    with fake_watcher(bus) as watcher, item(bus, clicks=clicks):
+        service = watcher.wait_for_item()
+
+        def gdbus(*args: str) -> str:
+            argv = ["gdbus", args[0], "--address", bus, "--dest", service, *args[1:]]
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
+            assert done.returncode == 0, done.stderr
+            return done.stdout
+
+        shown = gdbus("introspect", "--object-path", "/StatusNotifierItem")
+        assert "readonly s Title = 'posture: upright';" in shown
+        assert "readonly o Menu = '/MenuBar';" in shown
+        assert "com.canonical.dbusmenu" in gdbus("introspect", "--object-path", "/MenuBar")
+        layout = gdbus(
+            "call", "--object-path", "/MenuBar", "--method",
+            "com.canonical.dbusmenu.GetLayout", "--", "0", "-1", "[]",
+        )  # fmt: skip
+        assert "'label': <'Pause 1 h'>" in layout
+        assert "'toggle-type': <'checkmark'>" in layout
+        assert "'type': <'separator'>" in layout
+        gdbus(
+            "call", "--object-path", "/MenuBar", "--method",
+            "com.canonical.dbusmenu.Event", "--", "3", "clicked", "<0>", "0",
+        )  # fmt: skip
+        wait_for(lambda: clicks == [tray.PAUSE_1H], 5, "the click from gdbus")
+        argv = ["busctl", f"--address={bus}", "get-property", service, "/StatusNotifierItem", ITEM]
+        done = subprocess.run(
+            [*argv, "Status", "ToolTip"], capture_output=True, text=True, timeout=10, check=False
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.splitlines()[0] == 's "Active"'
+        assert '"posture: upright" "upright for 12 min"' in done.stdout
+
+
+def test_close_from_on_click_ends_the_item(bus: str) -> None:
+    """Quit: the click's callback closes the item on the bus thread itself (no deadlock on
+    its own join); the thread then ends and the name is released."""
+    with fake_watcher(bus) as watcher:
+        host = SniTray(stand_in, bus_address=bus)
+        host.start(UPRIGHT, lambda item_id: host.close())
+        with SniClient(bus, watcher.wait_for_item()) as client:
+            client.click(tray.QUIT)
+            wait_for(lambda: not client.name_has_owner(host.bus_name), 5, "the name released")
+            bus_threads = [t for t in threading.enumerate() if t.name == "posture tray bus"]
+            wait_for(lambda: not any(t.is_alive() for t in bus_threads), 5, "the thread's end")
+        host.run(lambda: True, every=0.01)  # closed: returns at once
+        host.close()
