@@ -35,6 +35,7 @@ import os
 import selectors
 import stat
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -323,12 +324,18 @@ class SniTray:
             self._finish()
 
     def _nap(self, seconds: float) -> bool:
-        """Wait `seconds` or until poked; True when stopping."""
+        """Wait `seconds` (a new view does not cut it short: the back-off holds), or until
+        stopped; True when stopping."""
+        deadline = time.monotonic() + seconds
         with selectors.DefaultSelector() as sel:
             if self._wake_r is not None:
                 sel.register(self._wake_r, selectors.EVENT_READ)
-            sel.select(seconds)
-        self._drain_wake()
+            while not self._stop.is_set():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                sel.select(left)
+                self._drain_wake()
         return self._stop.is_set()
 
     def _pump(self) -> None:
