@@ -422,3 +422,35 @@ def test_close_from_on_click_ends_the_item(bus: str) -> None:
             wait_for(lambda: not any(t.is_alive() for t in bus_threads), 5, "the thread's end")
         host.run(lambda: True, every=0.01)  # closed: returns at once
         host.close()
+
+
+def test_start_can_wait_for_a_panel_that_comes_up_later(bus: str) -> None:
+    """At login the tray may start before the panel: with watcher_wait, start() waits for
+    the watcher to appear and then registers; without a watcher in that time, the line."""
+    host = SniTray(stand_in, bus_address=bus, watcher_wait=0.3)
+    started = time.monotonic()
+    with pytest.raises(TrayUnavailable):
+        host.start(UPRIGHT, lambda item_id: None)
+    assert 0.3 <= time.monotonic() - started < 3
+
+    host = SniTray(stand_in, bus_address=bus, watcher_wait=10)
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            host.start(UPRIGHT, lambda item_id: None)
+        except BaseException as err:
+            errors.append(err)
+
+    thread = threading.Thread(target=start)
+    thread.start()
+    try:
+        time.sleep(0.3)
+        assert thread.is_alive()  # still waiting for a panel
+        with fake_watcher(bus) as watcher:
+            assert watcher.wait_for_item() == host.bus_name
+            thread.join(5)
+            assert not thread.is_alive() and errors == []
+    finally:
+        thread.join(5)
+        host.close()

@@ -112,7 +112,9 @@ class SniTray:
 
     `icon(state, size)` draws the icon of a view's state; `bus_address` overrides
     $DBUS_SESSION_BUS_ADDRESS (read at `start`); `backoff` is the wait before each
-    reconnection attempt, the last one repeated."""
+    reconnection attempt, the last one repeated; `watcher_wait` is how long `start` waits
+    for a StatusNotifierWatcher to appear before it gives up (a tray started at login may
+    come up before the panel does)."""
 
     name = "StatusNotifierItem"
 
@@ -122,8 +124,10 @@ class SniTray:
         *,
         bus_address: str | None = None,
         backoff: tuple[float, ...] = BACKOFF,
+        watcher_wait: float = 0.0,
     ) -> None:
         self._icon = icon
+        self._watcher_wait = watcher_wait
         self._bus_address = bus_address
         self._backoff = backoff or BACKOFF
         self.bus_name = f"{ITEM}-{os.getpid()}-{next(_numbers)}"
@@ -161,6 +165,8 @@ class SniTray:
             self._conn = self._connect(address)
         except _NoBus as err:
             raise TrayUnavailable(NO_TRAY + str(err) + WITHOUT) from None
+        if not self._watcher and self._watcher_wait > 0:
+            self._await_watcher(self._conn, self._watcher_wait)
         if not self._watcher:
             self._drop_connection()
             raise TrayUnavailable(NO_WATCHER)
@@ -257,6 +263,22 @@ class SniTray:
             conn.close()
             raise _NoBus(f"the session bus at {address} does not answer ({_why(err)})") from None
         return conn
+
+    def _await_watcher(self, conn: Connection, seconds: float) -> None:
+        """Wait up to `seconds` for the watcher's NameOwnerChanged; whatever else comes is
+        kept for the bus thread."""
+        log.info("tray: no StatusNotifierWatcher yet; waiting up to %.0f s for a panel", seconds)
+        deadline = time.monotonic() + seconds
+        while not self._watcher:
+            try:
+                msg = conn.receive(timeout=max(0.0, deadline - time.monotonic()))
+            except TimeoutError:
+                return
+            fields = msg.header.fields
+            if fields.get(HeaderFields.member) == "NameOwnerChanged" and msg.body[0] == WATCHER:
+                self._watcher = bool(msg.body[2])
+            else:
+                self._backlog.append(msg)
 
     def _drop_connection(self) -> None:
         conn, self._conn = self._conn, None
