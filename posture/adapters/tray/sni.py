@@ -174,7 +174,14 @@ class SniTray:
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
         self._announced()
-        self._register()
+        try:
+            self._register()
+        except OSError as err:  # the bus went away this very moment
+            self._drop_connection()
+            self._finish()
+            raise TrayUnavailable(
+                NO_TRAY + f"lost the session bus ({_why(err)})" + WITHOUT
+            ) from None
         self._thread = threading.Thread(
             target=self._serve, args=(address,), name="posture tray bus", daemon=True
         )
