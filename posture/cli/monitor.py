@@ -155,18 +155,22 @@ def status(as_json: bool) -> None:
 
 
 def format_status(status: Status) -> str:
-    """The status as lines for a person."""
+    """The status as lines for a person (the wording is `posture.core.status`'s, shared
+    with the tray's tooltip)."""
     from datetime import timedelta
+
+    from posture.core.status import (
+        paused_text,
+        posture_text,
+        snoozed_text,
+        state_text,
+        today_text,
+    )
 
     s = status
     lines = [f"monitor      running (pid {s.pid}), profile '{s.profile}'"]
-    if s.hold:
-        lines.append(f"state        {s.state.replace('_', ' ')}: {s.hold}; not looking")
-    else:
-        since = f" since {s.since}" if s.since and s.state != "paused" else ""
-        lines.append(f"state        {s.state}{since}")
-    problems = ": " + ", ".join(s.problems) if s.problems else ""
-    lines.append(f"posture      {s.verdict}{problems}")
+    lines.append(f"state        {state_text(s)}")
+    lines.append(f"posture      {posture_text(s)}")
     lines.append(
         "this session "
         + (
@@ -176,22 +180,14 @@ def format_status(status: Status) -> str:
         )
         + f", {s.episodes} episode(s), {s.nudges} nudge(s)"
     )
-    today = s.upright_percent_today
-    lines.append(
-        "today        "
-        + (f"upright {today:.0f}% of the time seen" if today is not None else "nothing seen yet")
-        + f", {s.nudges_today} nudge(s)"
-    )
+    lines.append(f"today        {today_text(s)}")
     lines.append(f"camera       {s.camera} ({s.source})")
     if s.history:
         lines.append(f"history      {s.history}")
-    if s.paused_until:
-        until = s.paused_until
-        lines.append(
-            f"paused       {'until `posture resume`' if until == 'resume' else 'until ' + until}"
-        )
-    if s.snoozed_until:
-        lines.append(f"snoozed      no nudges until {s.snoozed_until}")
+    if paused := paused_text(s):
+        lines.append(f"paused       {paused}")
+    if snoozed := snoozed_text(s):
+        lines.append(f"snoozed      {snoozed}")
     if s.quiet or s.held_nudges:
         held = f"{s.held_nudges} nudge(s) held back this session"
         lines.append(f"quiet        {s.quiet + '; ' if s.quiet else ''}{held}")

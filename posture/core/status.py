@@ -11,6 +11,7 @@ meaning, needs a new `SCHEMA`.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -102,3 +103,47 @@ class Status:
             raise PostureError(f"the monitor's status lacks {', '.join(missing)}")
         values["problems"] = tuple(values["problems"] or ())
         return cls(**values)
+
+
+# --- the status in words: `posture status` (posture.cli.monitor) and the tray's tooltip
+# (posture.core.tray) say the same things the same way ------------------------------
+
+
+def _same(iso: str) -> str:
+    return iso
+
+
+def state_text(s: Status, when: Callable[[str], str] = _same) -> str:
+    """What the monitor does now: "upright since 14:02", "locked: the screen is locked;
+    not looking". `when` writes a time (the status's ISO text as it is, by default)."""
+    if s.hold:
+        return f"{s.state.replace('_', ' ')}: {s.hold}; not looking"
+    since = f" since {when(s.since)}" if s.since and s.state != "paused" else ""
+    return f"{s.state}{since}"
+
+
+def posture_text(s: Status) -> str:
+    """The last look's verdict and its problems: "bad: slouch, neck"."""
+    problems = ": " + ", ".join(s.problems) if s.problems else ""
+    return f"{s.verdict}{problems}"
+
+
+def today_text(s: Status) -> str:
+    """Today's figures so far: "upright 82% of the time seen, 3 nudge(s)"."""
+    today = s.upright_percent_today
+    seen = f"upright {today:.0f}% of the time seen" if today is not None else "nothing seen yet"
+    return f"{seen}, {s.nudges_today} nudge(s)"
+
+
+def paused_text(s: Status, when: Callable[[str], str] = _same) -> str | None:
+    """Until when the monitor is paused ("until `posture resume`", "until 15:30"), None
+    when it is not."""
+    until = s.paused_until
+    if not until:
+        return None
+    return "until `posture resume`" if until == "resume" else f"until {when(until)}"
+
+
+def snoozed_text(s: Status, when: Callable[[str], str] = _same) -> str | None:
+    """"no nudges until 15:30" while snoozed, None otherwise."""
+    return f"no nudges until {when(s.snoozed_until)}" if s.snoozed_until else None
