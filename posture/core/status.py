@@ -145,5 +145,5 @@ def paused_text(s: Status, when: Callable[[str], str] = _same) -> str | None:
 
 
 def snoozed_text(s: Status, when: Callable[[str], str] = _same) -> str | None:
-    """"no nudges until 15:30" while snoozed, None otherwise."""
+    """While snoozed, "no nudges until 15:30"; None otherwise."""
     return f"no nudges until {when(s.snoozed_until)}" if s.snoozed_until else None
