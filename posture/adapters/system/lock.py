@@ -1,9 +1,11 @@
-"""One monitor per user: an exclusive lock on `monitor.lock` in the runtime folder."""
+"""One monitor per user: an exclusive lock on `monitor.lock` in the runtime folder; and one
+tray per user, the same way on `tray.lock`."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
@@ -12,6 +14,8 @@ from posture.errors import PostureError
 
 #: The lock's file name in the runtime folder.
 LOCK_FILE = "monitor.lock"
+#: The tray's (`posture tray`): a file of its own, so a tray never stops a monitor starting.
+TRAY_LOCK_FILE = "tray.lock"
 
 
 def lock_path(runtime: Path) -> Path:
@@ -28,13 +32,25 @@ class AlreadyRunning(PostureError):
         )
 
 
-class MonitorLock:
-    """An exclusive lock on `monitor.lock` in the runtime folder, holding our pid. The
-    operating system drops it when the process dies, so a crash never leaves a monitor
-    that "is running" but is not."""
+class TrayRunning(PostureError):
+    def __init__(self, pid: int | None) -> None:
+        who = f" (pid {pid})" if pid else ""
+        super().__init__(
+            f"posture tray is already running{who}: its icon is on the panel", exit_code=1
+        )
 
-    def __init__(self, path: Path) -> None:
+
+class MonitorLock:
+    """An exclusive lock on `monitor.lock` in the runtime folder (or another file, with
+    the error `busy` makes when it is held), holding our pid. The operating system drops
+    it when the process dies, so a crash never leaves a monitor that "is running" but is
+    not."""
+
+    def __init__(
+        self, path: Path, busy: Callable[[int | None], PostureError] = AlreadyRunning
+    ) -> None:
         self.path = path
+        self._busy = busy
         self._fh: IO[str] | None = None
 
     def acquire(self) -> None:
@@ -47,7 +63,7 @@ class MonitorLock:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             fh.close()
-            raise AlreadyRunning(read_pid(self.path)) from None
+            raise self._busy(read_pid(self.path)) from None
         try:
             fh.seek(0)
             fh.truncate()
