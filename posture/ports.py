@@ -425,6 +425,18 @@ class TrayHost(Protocol):
         ...
 
 
+class LoginEntry(Protocol):
+    """Whether posture starts at login, and the switch (`posture.adapters.system.autostart`,
+    its command fixed when it is built: the tray's own). Any thread; `enabled` reads a
+    small file each time, so it sees a change made with `posture autostart` too."""
+
+    def enabled(self) -> bool: ...
+
+    def enable(self) -> None: ...
+
+    def disable(self) -> None: ...
+
+
 # --- every use case: the person at the terminal -----------------------------------------
 # Implemented by posture.cli.group.ClickTerminal.
 
