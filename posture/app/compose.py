@@ -1,6 +1,7 @@
 """Assembly: the one module of `posture.app` that builds concrete adapters (camera,
-recording, pose model, notifier, history, control transport, lock, log) and hands them to
-the use cases as ports. The import rules allow it and only it to import `posture.adapters`.
+recording, pose model, notifier, history, control transport, lock, log, the tray's
+host) and hands them to the use cases as ports. The import rules allow it and only it
+to import `posture.adapters`.
 
 Organised by use case; each section builds what one use case needs and nothing else.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,8 +26,9 @@ if TYPE_CHECKING:
     from posture.adapters.system.paths import Folders
     from posture.app.monitor.journal import Journal
     from posture.app.monitor.loop import Monitor
+    from posture.app.tray import TrayParts
     from posture.config import Config, PoseConfig
-    from posture.ports import ControlTransport, HoldSensor, QuietSensor
+    from posture.ports import ControlTransport, HoldSensor, QuietSensor, TrayHost
 
 log = logging.getLogger("posture")
 
@@ -352,3 +355,85 @@ def history_reader_in(home: Path) -> HistoryQueries:
     from posture.adapters.storage.queries import HistoryQueries
 
     return HistoryQueries(folders_under(home).data / HISTORY_FILE)
+
+
+# --- the tray ----------------------------------------------------------------------------
+
+
+def tray_lock(places: MonitorPlaces) -> MonitorLock:
+    """One tray per user: the `flock` on `tray.lock` (not the monitor's) in the runtime
+    folder; a second `posture tray` is `TrayRunning`, one line."""
+    from posture.adapters.system.lock import TRAY_LOCK_FILE, MonitorLock, TrayRunning
+
+    return MonitorLock(places.runtime / TRAY_LOCK_FILE, busy=TrayRunning)
+
+
+def tray_host(platform: str = sys.platform) -> TrayHost:
+    """The icon on this desktop's panel: a StatusNotifierItem over D-Bus on Linux and the
+    other Unix desktops, pystray on macOS and Windows (the `posture[tray]` extra)."""
+    from posture.core.tray import icon_pixels
+
+    if platform in ("darwin", "win32"):
+        from posture.adapters.tray.pystray_host import PystrayTray
+
+        return PystrayTray(icon_pixels, platform=platform)
+    from posture.adapters.tray.sni import SniTray
+
+    return SniTray(icon_pixels)
+
+
+class LoginSwitch:
+    """The `LoginEntry` of the tray: the autostart entry, written with `command`; enabled
+    whatever posture command it runs (`posture start` or `posture tray`)."""
+
+    def __init__(self, command: list[str]) -> None:
+        self.command = command
+
+    def enabled(self) -> bool:
+        from posture.adapters.system import autostart
+
+        return autostart.status().enabled
+
+    def enable(self) -> None:
+        from posture.adapters.system import autostart
+
+        autostart.enable(self.command)
+
+    def disable(self) -> None:
+        from posture.adapters.system import autostart
+
+        autostart.disable()
+
+
+def report_folder(places: MonitorPlaces) -> Path:
+    """Where the tray writes today's report: `reports/` in the data folder, private."""
+    from posture.adapters.private import ensure_private_dir
+
+    folder = places.data / "reports"
+    ensure_private_dir(places.data)
+    ensure_private_dir(folder)
+    return folder
+
+
+def tray_parts(
+    places: MonitorPlaces,
+    *,
+    config: Config,
+    login_command: list[str],
+    start_monitor: Callable[[], int],
+    stop_monitor: Callable[[], object],
+) -> TrayParts:
+    """What `posture.app.tray` works with: the host of this platform, the control
+    channel, the login switch, the configured notifier and the report folder."""
+    from posture.adapters.notify.backends import make_notifier
+    from posture.app.tray import TrayParts
+
+    return TrayParts(
+        host=tray_host(),
+        transport=control_transport(places),
+        login=LoginSwitch(login_command),
+        notifier=make_notifier(config.monitor.notifier),
+        report_folder=lambda: report_folder(places),
+        start_monitor=start_monitor,
+        stop_monitor=stop_monitor,
+    )
