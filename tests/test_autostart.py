@@ -7,6 +7,7 @@ import plistlib
 import shutil
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ from posture.adapters.system.autostart import (
     status,
 )
 from posture.errors import PostureError
+from tests.conftest import run_posture
 
 PLATFORMS = ("linux", "darwin", "win32")
 COMMAND = ["/opt/py 3.11/bin/python3", "-m", "posture", "start"]
@@ -264,3 +266,26 @@ def test_desktop_file_validates(command: list[str], home: Path) -> None:
 
 def test_module_constants() -> None:
     assert autostart.LAUNCHD_LABEL == "io.github.posture.monitor"
+
+
+def test_enable_tray_from_the_command_line(tmp_path: Path) -> None:
+    """`posture autostart enable --tray`: the login entry runs `python -m posture tray`
+    (which starts the monitor), and `status` recognises it as posture's own."""
+    env = {"HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "cfg")}
+    enabled = run_posture("autostart", "enable", "--tray", env=env)
+    assert enabled.returncode == 0, enabled.stderr
+    assert enabled.stdout.startswith("posture's tray (and the monitor) will start at your next")
+    entry = tmp_path / "cfg" / "autostart" / "posture.desktop"
+    assert status(platform="linux", home=tmp_path, env=env).command == [
+        sys.executable,
+        "-m",
+        "posture",
+        "tray",
+    ]
+    shown = run_posture("autostart", "status", env=env)
+    assert f"autostart: enabled ({entry})" in shown.stdout
+    assert "starts the tray icon, which starts the monitor" in shown.stdout
+    assert "note:" not in shown.stdout
+    plain = run_posture("autostart", "enable", env=env)
+    assert plain.returncode == 0 and "-m posture start" in entry.read_text()
+    assert "note:" not in run_posture("autostart", "status", env=env).stdout

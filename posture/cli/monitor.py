@@ -27,7 +27,7 @@ def _run_options(
     )
 
 
-def _monitor_options(func: Any) -> Any:
+def monitor_options(func: Any) -> Any:
     for option in reversed(
         [
             click.option(
@@ -64,7 +64,7 @@ def _monitor_options(func: Any) -> Any:
 
 
 @click.command()
-@_monitor_options
+@monitor_options
 @click.pass_context
 def run(
     ctx: click.Context, source: str | None, speed: float, interval: float, profile_name: str | None
@@ -87,8 +87,20 @@ def run(
     click.echo(summary.text())
 
 
+def start_args(
+    source: str | None, speed: float, interval: float, profile_name: str | None
+) -> list[str]:
+    """The `posture run` options of a monitor started in the background."""
+    args: list[str] = []
+    if source is not None:
+        args += ["--source", source, "--speed", str(speed), "--interval", str(interval)]
+    if profile_name is not None:
+        args += ["--profile", profile_name]
+    return args
+
+
 @click.command()
-@_monitor_options
+@monitor_options
 def start(source: str | None, speed: float, interval: float, profile_name: str | None) -> None:
     """Start the monitor in the background and return at once.
 
@@ -101,11 +113,7 @@ def start(source: str | None, speed: float, interval: float, profile_name: str |
     from posture.app.service import start_detached
 
     load_config()  # a broken config fails here, in the terminal, not in the background
-    args: list[str] = []
-    if source is not None:
-        args += ["--source", source, "--speed", str(speed), "--interval", str(interval)]
-    if profile_name is not None:
-        args += ["--profile", profile_name]
+    args = start_args(source, speed, interval, profile_name)
     pid = start_detached(args)
     click.echo(f"posture monitor started (pid {pid}); `posture status` shows what it sees")
 
@@ -337,34 +345,40 @@ def notify_test() -> None:
     click.echo(f"notification sent via {notifier.delivered_by}")
 
 
-def _autostart_command() -> list[str]:
-    return [sys.executable, "-m", "posture", "start"]
+def autostart_command(*, tray: bool = False) -> list[str]:
+    """What the login entry runs: `posture start`, or `posture tray` (which starts the
+    monitor too), with this Python."""
+    return [sys.executable, "-m", "posture", "tray" if tray else "start"]
 
 
 @click.group()
 def autostart() -> None:
-    """Start the monitor when you log in (or stop doing so).
+    """Start the monitor (or the tray and the monitor) when you log in, or stop doing so.
 
     \b
     Examples:
       posture autostart enable
+      posture autostart enable --tray
       posture autostart status
       posture autostart disable
     """
 
 
 @autostart.command("enable")
-def autostart_enable() -> None:
+@click.option("--tray", is_flag=True, help="Start the tray icon at login (it starts the monitor).")
+def autostart_enable(tray: bool) -> None:
     """Start the monitor at every login, with this Python and this posture.
 
     \b
-    Example:
+    Examples:
       posture autostart enable
+      posture autostart enable --tray      the tray icon, which starts the monitor
     """
     from posture.adapters.system import autostart as login
 
-    path = login.enable(_autostart_command())
-    click.echo(f"posture will start at your next login ({path})")
+    path = login.enable(autostart_command(tray=tray))
+    what = "posture's tray (and the monitor)" if tray else "posture"
+    click.echo(f"{what} will start at your next login ({path})")
 
 
 @autostart.command("disable")
@@ -400,7 +414,9 @@ def autostart_status() -> None:
         return
     click.echo(f"autostart: enabled ({state.path})")
     click.echo(f"  runs: {shlex.join(state.command)}")
-    if state.command != _autostart_command():
+    if state.command == autostart_command(tray=True):
+        click.echo("  starts the tray icon, which starts the monitor")
+    elif state.command != autostart_command():
         click.echo("  note: not this Python or posture; `posture autostart enable` updates it")
 
 
