@@ -26,13 +26,15 @@ import pytest
 from posture.core import tray as menu
 from posture.core.tray import icon_pixels
 from tests.conftest import run_posture
-from tests.desktop import private_bus
+from tests.desktop import desktop_session, dunst_history, private_bus
 from tests.sni import SniClient, fake_watcher, wait_for
 from tests.test_monitor_process import calibrated_home, material
 
 __all__ = ["material"]  # the fixture, used here by name
 
 SPEED = "2"
+#: The machine's cameras: Calibrate… is clicked only where there is none to open.
+CAMERAS = sorted(Path("/dev").glob("video*"))
 
 RECORDER = """#!{python}
 import sys
@@ -284,28 +286,50 @@ def test_without_a_watcher_or_a_bus_posture_tray_says_so_in_one_line(tmp_path: P
     assert status(env) is None
 
 
-def test_one_tray_per_user_and_a_failed_start_is_a_fault_with_its_reason(
-    tmp_path: Path, session: tuple[str, Any]
-) -> None:
-    """With no calibration the monitor cannot start: the tray stays, its icon the fault
-    one with the monitor's own reason; a second `posture tray` says one line."""
-    address, watcher = session
-    env = desktop_env(tmp_path, {"POSTURE_HOME": str(tmp_path / "home")}, address)
-    tray = Tray(env, address)
-    try:
-        item = tray.connect(watcher)
-        tray.wait(lambda: item.title() == "posture: fault", 60, "the fault of the start")
-        assert np.array_equal(icon(item), icon_pixels("fault", 22))
-        assert "the monitor did not start" in item.tooltip().text
-        assert item.item(menu.START)["enabled"]
-        second = run_posture("tray", env=env, timeout=60)
-        assert second.returncode == 1
-        assert second.stderr == (
-            f"posture: error: posture tray is already running (pid {tray.proc.pid}): "
-            "its icon is on the panel\n"
-        )
-        item.click(menu.QUIT)
-        code, err = tray.finish()
-        assert code == 0, err
-    finally:
-        tray.close()
+def test_one_tray_per_user_and_what_fails_is_told(tmp_path: Path) -> None:
+    """With no calibration and no camera the monitor cannot start: the tray stays, its icon
+    the fault one with the monitor's own reason; a second `posture tray` says one line;
+    Calibrate… and Today's report fail (no camera, no history) and say why through a real
+    notification daemon (dunst, on the private desktop's bus)."""
+    with desktop_session() as desktop, fake_watcher(desktop.bus_address) as watcher:
+        address = desktop.bus_address
+        env = desktop_env(tmp_path, {"POSTURE_HOME": str(tmp_path / "home")}, address)
+        tray = Tray(env, address)
+        try:
+            item = tray.connect(watcher)
+            tray.wait(lambda: item.title() == "posture: fault", 60, "the fault of the start")
+            assert np.array_equal(icon(item), icon_pixels("fault", 22))
+            assert "the monitor did not start" in item.tooltip().text
+            assert item.item(menu.START)["enabled"]
+            second = run_posture("tray", env=env, timeout=60)
+            assert second.returncode == 1
+            assert second.stderr == (
+                f"posture: error: posture tray is already running (pid {tray.proc.pid}): "
+                "its icon is on the panel\n"
+            )
+            expected = [
+                "no report: no history yet: start the monitor with `posture start`; the report "
+                "shows what it recorded",
+            ]
+            if not CAMERAS:  # else the calibration would look through the machine's camera
+                item.click(menu.CALIBRATE)
+                expected.insert(
+                    0,
+                    "calibration failed: no camera at index 0 (no camera answers on this machine)",
+                )
+            item.click(menu.REPORT)
+
+            def told() -> list[str]:
+                bodies = [n["body"] for n in dunst_history(desktop.env)]
+                return [b for b in bodies if b.startswith(("calibration failed", "no report"))]
+
+            said = tray.wait(
+                lambda: len(told()) == len(expected) and told(), 60, "the notifications"
+            )
+            assert sorted(said) == expected
+            assert item.item(menu.CALIBRATE)["label"] == "Calibrate…"
+            item.click(menu.QUIT)
+            code, err = tray.finish()
+            assert code == 0, err
+        finally:
+            tray.close()
