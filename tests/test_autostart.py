@@ -281,6 +281,8 @@ def test_enable_tray_from_the_command_line(tmp_path: Path) -> None:
         "-m",
         "posture",
         "tray",
+        "--wait",
+        "60",  # the panel may come up after the login entries
     ]
     shown = run_posture("autostart", "status", env=env)
     assert f"autostart: enabled ({entry})" in shown.stdout

@@ -286,6 +286,26 @@ def test_without_a_watcher_or_a_bus_posture_tray_says_so_in_one_line(tmp_path: P
     assert status(env) is None
 
 
+def test_with_wait_the_tray_shows_once_the_panel_comes(tmp_path: Path) -> None:
+    """At login the panel may come up after the login entries: `posture tray --wait`."""
+    with private_bus(tmp_path, "session") as address:
+        env = desktop_env(tmp_path, {"POSTURE_HOME": str(tmp_path / "home")}, address)
+        tray = Tray(env, address, "--wait", "60")
+        try:
+            assert tray.proc.stderr is not None
+            first = tray.proc.stderr.readline()  # said before the panel comes
+            assert first.startswith("posture: tray: no tray host on this desktop: "), first
+            assert first.rstrip().endswith("; waiting for a panel")
+            with fake_watcher(address) as watcher:
+                item = tray.connect(watcher)
+                assert item.title().startswith("posture: ")
+                item.click(menu.QUIT)
+                code, err = tray.finish()
+            assert code == 0, err
+        finally:
+            tray.close()
+
+
 def test_one_tray_per_user_and_what_fails_is_told(tmp_path: Path) -> None:
     """With no calibration and no camera the monitor cannot start: the tray stays, its icon
     the fault one with the monitor's own reason; a second `posture tray` says one line;

@@ -402,3 +402,49 @@ def test_no_tray_host_is_the_hosts_one_line_and_starts_nothing(tmp_path: Path) -
     with pytest.raises(TrayUnavailable, match="no watcher"):
         run_tray(w.parts)
     assert w.started == []
+
+
+def test_waiting_for_a_panel_tries_a_new_host_until_one_shows_the_icon(tmp_path: Path) -> None:
+    """`posture tray --wait`: at login the panel may come after posture."""
+    w = World(tmp_path, status_reply())
+    hosts = [FakeHost(unavailable="no tray host on this desktop: no watcher; more")]
+    w.parts.host = hosts[0]
+    w.parts.wait_for_host = 30
+
+    def new_host() -> FakeHost:
+        hosts.append(FakeHost(unavailable=None if len(hosts) >= 2 else "still none"))
+        return hosts[-1]
+
+    w.parts.new_host = new_host
+
+    def user() -> None:
+        wait_until(lambda: hosts[-1].on_click is not None)
+        click = hosts[-1].on_click
+        assert click is not None
+        click(menu.QUIT)
+
+    quitter = threading.Thread(target=user)
+    quitter.start()
+    began = time.monotonic()
+    assert run_tray(w.parts) == 0
+    quitter.join(10)
+    assert len(hosts) == 3 and [h.closed for h in hosts] == [1, 1, 1]
+    assert 1.5 < time.monotonic() - began < 10  # a try every second
+
+
+def test_without_wait_or_past_it_no_panel_is_the_hosts_line(tmp_path: Path) -> None:
+    w = World(tmp_path, status_reply())
+    w.parts.host = FakeHost(unavailable="no tray host on this desktop: no watcher")
+    w.parts.new_host = lambda: FakeHost(unavailable="no tray host on this desktop: no watcher")
+    w.parts.wait_for_host = 1.5
+    began = time.monotonic()
+    with pytest.raises(TrayUnavailable, match="no watcher"):
+        run_tray(w.parts)
+    assert 1.0 < time.monotonic() - began < 5
+
+
+def wait_until(check: Callable[[], bool], timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline
+        time.sleep(0.02)

@@ -422,6 +422,7 @@ def tray_parts(
     login_command: list[str],
     start_monitor: Callable[[], int],
     stop_monitor: Callable[[], object],
+    wait_for_host: float = 0.0,
 ) -> TrayParts:
     """What `posture.app.tray` works with: the host of this platform, the control
     channel, the login switch, the configured notifier and the report folder."""
@@ -436,4 +437,6 @@ def tray_parts(
         report_folder=lambda: report_folder(places),
         start_monitor=start_monitor,
         stop_monitor=stop_monitor,
+        wait_for_host=wait_for_host,
+        new_host=tray_host,
     )

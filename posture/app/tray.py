@@ -29,6 +29,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import webbrowser
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,7 +42,7 @@ from posture.core import tray as menu
 from posture.core.durations import parse_duration
 from posture.core.status import Status
 from posture.core.tray import TrayView, view_of
-from posture.errors import PostureError
+from posture.errors import PostureError, TrayUnavailable
 from posture.ports import NotRunning
 
 if TYPE_CHECKING:
@@ -83,6 +84,10 @@ class TrayParts:
     posture: list[str] = field(default_factory=lambda: [sys.executable, "-m", "posture"])
     open_browser: Callable[[str], bool] = webbrowser.open
     now: Callable[[], datetime] = local_now
+    #: seconds to wait for a panel when the desktop has none yet (at login the panel may
+    #: start after posture), a new host from `new_host` tried every second meanwhile
+    wait_for_host: float = 0.0
+    new_host: Callable[[], TrayHost] | None = None
 
 
 class Child:
@@ -135,6 +140,7 @@ class Tray:
         self.quitting = False
         self.exit_code = 0
         self._events: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._stopping = threading.Event()
 
     # --- any thread ---------------------------------------------------------------------
 
@@ -144,6 +150,7 @@ class Tray:
 
     def stop(self) -> None:
         """End the tray (a signal): the monitor keeps running."""
+        self._stopping.set()
         self._post(self._leave)
 
     def _post(self, event: Any) -> None:
@@ -158,7 +165,8 @@ class Tray:
         self.poll()
         will_start = self.status is None and self.error is None
         self.starting = will_start  # the first view already says so
-        self.parts.host.start(self.view(), self.clicked)
+        if not self._show_first():
+            return 0  # stopped while waiting for a panel
         log.info("tray: shown by %s", self.parts.host.name)
         try:
             if will_start:
@@ -169,6 +177,26 @@ class Tray:
         finally:
             self.parts.host.close()
         return self.exit_code
+
+    def _show_first(self) -> bool:
+        """Start the host; while the desktop has no tray yet and `wait_for_host` allows,
+        try a new host every second. False when stopped meanwhile."""
+        deadline = time.monotonic() + self.parts.wait_for_host
+        said = False
+        while True:
+            try:
+                self.parts.host.start(self.view(), self.clicked)
+                return True
+            except TrayUnavailable as err:
+                self.parts.host.close()
+                if self.parts.new_host is None or time.monotonic() >= deadline:
+                    raise
+                if not said:
+                    log.info("tray: %s; waiting for a panel", str(err).split(";")[0])
+                    said = True
+            if self._stopping.wait(1.0):
+                return False
+            self.parts.host = self.parts.new_host()
 
     def step(self) -> bool:
         """The queued clicks and results, then a status request and the view; False

@@ -347,8 +347,15 @@ def notify_test() -> None:
 
 def autostart_command(*, tray: bool = False) -> list[str]:
     """What the login entry runs: `posture start`, or `posture tray` (which starts the
-    monitor too), with this Python."""
-    return [sys.executable, "-m", "posture", "tray" if tray else "start"]
+    monitor too) waiting up to a minute for the panel, with this Python."""
+    if tray:
+        return [sys.executable, "-m", "posture", "tray", "--wait", str(LOGIN_PANEL_WAIT)]
+    return [sys.executable, "-m", "posture", "start"]
+
+
+#: Seconds the tray started at login waits for the panel: the desktop starts login entries
+#: and its panel in no set order.
+LOGIN_PANEL_WAIT = 60
 
 
 @click.group()
@@ -414,7 +421,7 @@ def autostart_status() -> None:
         return
     click.echo(f"autostart: enabled ({state.path})")
     click.echo(f"  runs: {shlex.join(state.command)}")
-    if state.command == autostart_command(tray=True):
+    if state.command[:4] == autostart_command(tray=True)[:4]:
         click.echo("  starts the tray icon, which starts the monitor")
     elif state.command != autostart_command():
         click.echo("  note: not this Python or posture; `posture autostart enable` updates it")

@@ -14,9 +14,23 @@ from posture.cli.monitor import autostart_command, monitor_options, start_args
 
 @click.command()
 @monitor_options
+@click.option(
+    "--wait",
+    "wait",
+    type=click.FloatRange(0, 600),
+    default=0.0,
+    metavar="SECONDS",
+    help="Wait this long for a panel that shows tray icons (at login it may start after "
+    "posture; the login entry waits 60 s).",
+)
 @click.pass_context
 def tray(
-    ctx: click.Context, source: str | None, speed: float, interval: float, profile_name: str | None
+    ctx: click.Context,
+    source: str | None,
+    speed: float,
+    interval: float,
+    profile_name: str | None,
+    wait: float,
 ) -> None:
     """An icon on the panel that shows what the monitor sees and steers it.
 
@@ -47,6 +61,7 @@ def tray(
             login_command=autostart_command(tray=True),
             start_monitor=lambda: service.start_detached(args),
             stop_monitor=service.stop_monitor,
+            wait_for_host=wait,
         )
         code = run_tray(parts)
     finally:
