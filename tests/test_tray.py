@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -353,3 +355,48 @@ def test_one_tray_per_user_and_what_fails_is_told(tmp_path: Path) -> None:
             assert code == 0, err
         finally:
             tray.close()
+
+
+def test_a_garbled_monitor_is_the_fault_icon_with_the_reason_never_a_crash(
+    tmp_path: Path, session: tuple[str, Any]
+) -> None:
+    """Something of ours answers on the control socket, but not in the protocol: the real
+    client reads it and the tray shows why, then follows a good answer when one comes."""
+    address, watcher = session
+    home = tmp_path / "home"
+    env = desktop_env(tmp_path, {"POSTURE_HOME": str(home)}, address)
+    runtime = home / "run"
+    runtime.mkdir(parents=True, mode=0o700)
+    home.chmod(0o700)
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(runtime / "monitor.sock"))
+    server.listen()
+    answer = [b"this is not json\n"]
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(65536)
+                conn.sendall(answer[0])
+
+    threading.Thread(target=serve, daemon=True).start()
+    tray = Tray(env, address)
+    try:
+        item = tray.connect(watcher)
+        tray.wait(lambda: item.title() == "posture: fault", 20, "the fault")
+        assert "malformed reply (not JSON)" in item.tooltip().text
+        assert np.array_equal(icon(item), icon_pixels("fault", 22))
+        answer[0] = b'{"ok": true, "schema": 99}\n'  # a newer posture's monitor
+        tray.wait(lambda: "status schema 99" in item.tooltip().text, 10, "the schema refusal")
+        assert tray.proc.poll() is None
+        item.click(menu.QUIT)
+        code, err = tray.finish()
+        assert code == 0, err
+        assert "Traceback" not in err
+    finally:
+        server.close()
+        tray.close()
