@@ -288,6 +288,36 @@ def test_without_a_watcher_or_a_bus_posture_tray_says_so_in_one_line(tmp_path: P
     assert status(env) is None
 
 
+def test_at_login_the_monitor_starts_even_when_no_panel_ever_comes(
+    tmp_path: Path, material: dict[str, Path]
+) -> None:
+    """`posture tray --wait` (the login entry) starts the monitor at once, not once a panel
+    shows: when none comes, the user is still watched over, and the one line says so."""
+    with private_bus(tmp_path, "session") as address:
+        env = desktop_env(tmp_path, calibrated_home(tmp_path, material), address)
+        try:
+            result = run_posture(
+                "tray",
+                "--wait",
+                "3",
+                "--source",
+                str(material["clip"]),
+                "--speed",
+                SPEED,
+                env=env,
+                timeout=90,
+            )
+            assert result.returncode == 2, result.stderr
+            said = [line for line in result.stderr.splitlines() if "error" in line]
+            assert len(said) == 1, result.stderr
+            assert said[0].startswith("posture: error: no tray host on this desktop")
+            assert said[0].endswith("; the monitor was started without it")
+            running = status(env)
+            assert running is not None and running["source"].endswith(material["clip"].name)
+        finally:
+            stop_quietly(env)
+
+
 def test_with_wait_the_tray_shows_once_the_panel_comes(tmp_path: Path) -> None:
     """At login the panel may come up after the login entries: `posture tray --wait`."""
     with private_bus(tmp_path, "session") as address:

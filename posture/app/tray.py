@@ -140,6 +140,9 @@ class Tray:
         self.quitting = False
         self.exit_code = 0
         self._events: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._start_thread: threading.Thread | None = None
+        #: why the last start failed, as the worker saw it (None: it started)
+        self._start_failed: str | None = None
         self._stopping = threading.Event()
 
     # --- any thread ---------------------------------------------------------------------
@@ -164,9 +167,24 @@ class Tray:
         when none answers, follow it until Quit posture or `stop`; the exit status."""
         self.poll()
         will_start = self.status is None and self.error is None
-        self.starting = will_start  # the first view already says so
-        if not self._show_first():
-            return 0  # stopped while waiting for a panel
+        if will_start and self.parts.wait_for_host > 0:
+            # At login the monitor does not wait for the panel: if none ever comes, the
+            # user is still watched over, and told so.
+            self.start()
+            will_start = False
+        self.starting = self.starting or will_start  # the first view already says so
+        try:
+            if not self._show_first():
+                return 0  # stopped while waiting for a panel
+        except TrayUnavailable as err:
+            if self._start_thread is None:
+                raise
+            self._start_thread.join()  # its monitor is detached once it answers
+            if self._start_failed is None:
+                raise TrayUnavailable(f"{err}; the monitor was started without it") from None
+            raise TrayUnavailable(
+                f"{err}; the monitor did not start: {self._start_failed}"
+            ) from None
         log.info("tray: shown by %s", self.parts.host.name)
         try:
             if will_start:
@@ -322,9 +340,11 @@ class Tray:
             except Exception as err:  # a bug or an OS fault: told, the tray goes on
                 log.exception("tray: starting the monitor failed")
                 error = f"cannot start the monitor: {err}"
+            self._start_failed = error
             self._post(lambda: self._started(error))
 
-        threading.Thread(target=work, name="posture-start", daemon=True).start()
+        self._start_thread = threading.Thread(target=work, name="posture-start", daemon=True)
+        self._start_thread.start()
 
     def _started(self, error: str | None) -> None:
         self.starting = False

@@ -21,7 +21,7 @@ from posture.cli.monitor import autostart_command, monitor_options, start_args
     default=0.0,
     metavar="SECONDS",
     help="Wait this long for a panel that shows tray icons (at login it may start after "
-    "posture; the login entry waits 60 s).",
+    "posture; the login entry waits 60 s). The monitor starts at once meanwhile.",
 )
 @click.pass_context
 def tray(
