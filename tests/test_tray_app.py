@@ -333,10 +333,13 @@ def test_a_failed_calibration_is_told_with_its_last_line(world: World) -> None:
 def test_todays_report_is_written_then_opened(world: World) -> None:
     stale = world.reports / "posture-today-20261202.html"
     stale.write_text("yesterday's run of today")
+    earlier = world.reports / "posture-today-20261125.html"
+    earlier.write_text("a week ago")
     world.tray.clicked(menu.REPORT)
     world.settle(lambda: bool(world.browsed))
     assert world.browsed == [stale.as_uri()]
     assert stale.read_text().startswith("<!DOCTYPE html>")
+    assert sorted(p.name for p in world.reports.iterdir()) == [stale.name]  # one, not one a day
 
 
 def test_no_history_no_report_and_it_says_why(world: World) -> None:

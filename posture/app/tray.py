@@ -388,9 +388,13 @@ class Tray:
         """Today's HTML report into the report folder, as `posture report --today --format
         html -o FILE` writes it (that very command, as a child: the tray never loads the
         report's charts), then opened in the browser."""
-        target = self.parts.report_folder() / f"posture-today-{self.parts.now():%Y%m%d}.html"
-        with contextlib.suppress(FileNotFoundError):
-            target.unlink()  # so that an old file is never shown as today's
+        folder = self.parts.report_folder()
+        target = folder / f"posture-today-{self.parts.now():%Y%m%d}.html"
+        # An old file is never shown as today's, and the earlier days' go: the folder
+        # holds one report, not one a day for ever (`posture report` makes any day's).
+        for old in [target, *folder.glob("posture-today-*.html")]:
+            with contextlib.suppress(FileNotFoundError):
+                old.unlink()
 
         def done(code: int, last: str) -> None:
             if code == 0 and target.exists():
