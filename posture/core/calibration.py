@@ -85,7 +85,7 @@ def view_of(landmarks: np.ndarray, aspects: np.ndarray | float) -> View:
     return "side" if ratio < SIDE_VIEW_RATIO else "front"
 
 
-def _main_pose(poses: np.ndarray, aspect: float) -> tuple[int, float | None]:
+def main_pose(poses: np.ndarray, aspect: float) -> tuple[int, float | None]:
     """The user's pose in a calibration frame: the largest (nearest) one, preferring the
     centre; and the size of the next largest relative to it (None if alone)."""
     rows = features.compute_features(poses, aspect=aspect)
@@ -129,7 +129,7 @@ def check_frames(
         )
     mains, crowded = [], 0
     for frame in with_pose:
-        main, second = _main_pose(frame.poses, frame.aspect)
+        main, second = main_pose(frame.poses, frame.aspect)
         mains.append(frame.poses[main])
         if second is not None and second >= SECOND_PERSON_SIZE:
             crowded += 1
