@@ -586,3 +586,22 @@ def test_without_a_history_the_monitor_still_nudges(tmp_path: Path) -> None:
     assert len(notifier.sent) == 1 and summary.nudges == {"slouch": 1}
     assert summary.seconds.get("good", 0) > 20 and monitor.status().nudges_today == 1
     assert list(tmp_path.iterdir()) == []
+
+
+def test_resume_with_keep_snooze_ends_the_pause_and_keeps_the_snooze(tmp_path: Path) -> None:
+    """A preview giving the camera back (`keep_snooze`) must not end the user's snooze;
+    a plain `resume` (the user's) ends both, as before. Over the real handler and wire
+    format, on the monitor with its fake camera (test_monitor's scenario)."""
+    monitor, *_ = make_monitor(tmp_path, Scenario([Segment("upright", 10)]))
+    handle = _handler(monitor)
+    assert answer(handle, b'{"cmd": "snooze", "seconds": 900}')["ok"] is True
+    assert answer(handle, b'{"cmd": "pause", "seconds": 120}')["ok"] is True
+    assert answer(handle, b'{"cmd": "resume", "keep_snooze": true}') == {"ok": True}
+    status = monitor.status()
+    assert status.paused_until is None and status.snoozed_until is not None
+    bad = answer(handle, b'{"cmd": "resume", "keep_snooze": "yes"}')
+    assert bad["ok"] is False and bad["error"].startswith("invalid request")
+    assert answer(handle, b'{"cmd": "pause", "seconds": 120}')["ok"] is True
+    assert answer(handle, b'{"cmd": "resume", "keep_snooze": false}')["ok"] is True
+    status = monitor.status()
+    assert status.paused_until is None and status.snoozed_until is None

@@ -59,7 +59,10 @@ def _handler(monitor: Monitor) -> ControlHandler:
             until = monitor.pause(None if seconds is None else _seconds(seconds))
             return {"ok": True, "paused_until": until}
         if cmd == "resume":
-            monitor.resume()
+            keep_snooze = message.get("keep_snooze", False)
+            if not isinstance(keep_snooze, bool):
+                raise PostureError("invalid request: keep_snooze must be true or false")
+            monitor.resume(keep_snooze=keep_snooze)
             return {"ok": True}
         if cmd == "snooze":
             return {"ok": True, "snoozed_until": monitor.snooze(_seconds(message.get("seconds")))}

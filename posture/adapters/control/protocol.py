@@ -7,7 +7,9 @@ request: it gets an error reply, never an exception in the server.
 
 Requests: `{"cmd": "status"}` (the reply is `posture.core.status.Status`'s JSON object
 with `"ok"`), `{"cmd": "pause", "seconds": S | null}`, `{"cmd": "resume"}`,
-`{"cmd": "snooze", "seconds": S}`, `{"cmd": "stop"}`.
+`{"cmd": "snooze", "seconds": S}`, `{"cmd": "stop"}`. `resume` ends a snooze as well as a
+pause; `{"cmd": "resume", "keep_snooze": true}` ends the pause only (how `posture preview`
+and `posture calibrate` give back the camera they borrowed).
 """
 
 from __future__ import annotations

@@ -145,10 +145,13 @@ class Monitor:
         self.wake.set()
         return (iso(until) if until else None) or "resume"
 
-    def resume(self) -> None:
+    def resume(self, *, keep_snooze: bool = False) -> None:
+        """End a pause, and a snooze too unless `keep_snooze` (a preview giving the camera
+        back: the user's snooze is not its to end)."""
         with self.live.lock:
             self._paused_until = None
-            self.nudger.snooze(-math.inf)
+            if not keep_snooze:
+                self.nudger.snooze(-math.inf)
         self.wake.set()
 
     def snooze(self, seconds: float) -> str | None:
