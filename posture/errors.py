@@ -37,3 +37,15 @@ class ForeignSocket(PostureError):
 class TrayUnavailable(PostureError):
     """The desktop shows no tray icons (no StatusNotifierWatcher on the session bus, no
     session bus, or the tray library of this platform is not installed)."""
+
+
+class PreviewUnavailable(PostureError):
+    """The preview window cannot be shown: no display (DISPLAY unset), or its process could
+    not start. Calibration goes on in the terminal; `posture preview` stops."""
+
+
+class Cancelled(PostureError):
+    """The user ended the work before it was done (Esc in the preview window): nothing was
+    saved."""
+
+    exit_code = 1

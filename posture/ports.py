@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     from posture.core.frames import Frame, PoseResult
     from posture.core.nudges import DayTally
+    from posture.core.preview import Scene
     from posture.core.profile import Profile
     from posture.core.stats import Rows, SessionRow
     from posture.core.tray import TrayView
@@ -435,6 +436,36 @@ class LoginEntry(Protocol):
     def enable(self) -> None: ...
 
     def disable(self) -> None: ...
+
+
+# --- the preview ------------------------------------------------------------------------
+# Implemented by posture.adapters.window (a child process drawing with OpenCV's HighGUI).
+
+#: What `PreviewWindow.show` found: "open" (shown, or being shown), "closed" (the user
+#: pressed Esc or closed the window), "gone" (the window's process died: `reason` says why).
+WindowState = Literal["open", "closed", "gone"]
+
+
+class PreviewWindow(Protocol):
+    """A window that shows the picture with a `posture.core.preview.Scene` drawn over it.
+    Nothing it is given is ever written to disk. `show` never blocks on the drawing (a
+    slow window skips frames) and never raises: a window that died is "gone", and
+    `reason` says why in a few words. Threading rule: one thread shows and closes;
+    `close` is idempotent."""
+
+    @property
+    def reason(self) -> str: ...
+
+    def show(self, image: np.ndarray, scene: Scene) -> WindowState: ...
+
+    def close(self) -> None: ...
+
+
+class WindowOpener(Protocol):
+    """Opens a preview window titled `title`; `PreviewUnavailable` when there is no
+    display to show it on. Threading rule: the caller's thread owns the window."""
+
+    def __call__(self, title: str) -> PreviewWindow: ...
 
 
 # --- every use case: the person at the terminal -----------------------------------------
