@@ -10,7 +10,7 @@ from posture.core import features
 from posture.core.profile import Sensitivity, check_name
 
 if TYPE_CHECKING:
-    from posture.ports import PoseModel, ProfileStore, SourceOpener, Terminal
+    from posture.ports import PoseModel, PreviewWindow, ProfileStore, SourceOpener, Terminal
 
 
 #: The features `--show` and the summary print, with how to format them.
@@ -41,21 +41,32 @@ def run_calibrate(
     min_visibility: float,
     countdown: int,
     terminal: Terminal,
+    window: PreviewWindow | None = None,
 ) -> None:
+    """Calibrate and save. With a `window` (the preview) every frame is shown with the
+    gates live; Esc there is `Cancelled` and nothing is saved. The window is closed here."""
     from posture.app.capture import collect
+    from posture.app.live_view import LiveView
     from posture.core.calibration import calibrate
 
-    check_name(profile_name)
-    # The model is checked before any camera opens: a bad --model fails at once.
-    model_sha256 = pose.sha256
-    frames, camera = collect(
-        sources,
-        open_source=open_source,
-        pose=pose,
-        seconds=seconds,
-        countdown=countdown,
-        terminal=terminal,
-    )
+    view = None if window is None else LiveView(window, terminal)
+    try:
+        check_name(profile_name)
+        # The model is checked before any camera opens: a bad --model fails at once.
+        model_sha256 = pose.sha256
+        frames, camera = collect(
+            sources,
+            open_source=open_source,
+            pose=pose,
+            seconds=seconds,
+            countdown=countdown,
+            terminal=terminal,
+            view=view,
+            min_visibility=min_visibility,
+        )
+    finally:
+        if view is not None:
+            view.close()
     profile = calibrate(
         frames,
         name=profile_name,

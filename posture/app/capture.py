@@ -3,15 +3,20 @@ frame of the files given. Only brightness and landmarks are kept; frames are dro
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
+from pathlib import PurePath
 from typing import TYPE_CHECKING
 
 from posture.core.calibration import CalibrationError, FrameStats, frame_brightness
+from posture.core.preview import GateWatch, calibration_scene
 from posture.core.profile import Camera
+from posture.errors import Cancelled
 
 if TYPE_CHECKING:
+    from posture.app.live_view import LiveView
     from posture.core.frames import Frame
     from posture.ports import (
         FrameSource,
@@ -24,6 +29,9 @@ if TYPE_CHECKING:
 
 #: Calibration looks for two people so that a second one in view can be refused.
 CALIBRATION_POSES = 2
+#: The preview window's title while calibrating (tests find the window by it).
+TITLE = "posture calibrate"
+CANCELLED = "calibration cancelled: nothing saved"
 
 
 def _stats(pose: PoseEstimator, frame: Frame) -> FrameStats:
@@ -40,9 +48,12 @@ def collect(
     seconds: float,
     countdown: int,
     terminal: Terminal,
+    view: LiveView | None = None,
+    min_visibility: float = 0.5,
 ) -> tuple[list[FrameStats], Camera]:
     """Frames of every source; a camera is sampled for `seconds` after a countdown.
-    The profile records the first source, and its picture size, as its camera."""
+    The profile records the first source, and its picture size, as its camera. With a
+    `view`, each frame is shown too (files at their own pace)."""
     frames: list[FrameStats] = []
     camera: Camera | None = None
     num_poses = max(pose.num_poses, CALIBRATION_POSES)
@@ -50,6 +61,18 @@ def collect(
         with closing(open_source(spec)) as source:
             mode: Mode = "image" if source.kind == "images" else "video"
             with closing(pose.estimator(mode, num_poses)) as estimator:
+                if view is not None and view.active:
+                    watch = Watched(estimator, view, GateWatch(min_visibility=min_visibility))
+                    if source.kind == "camera":
+                        kept = watch.camera(source, seconds, countdown, terminal)
+                    else:
+                        kept = watch.files(source)
+                    for frame, stats in kept:
+                        if camera is None:
+                            height, width = frame.image.shape[:2]
+                            camera = Camera(spec, source.kind, width, height)
+                        frames.append(stats)
+                    continue
                 if source.kind == "camera":
                     stream = timed(source, seconds, countdown, terminal)
                 else:
@@ -91,7 +114,95 @@ def timed(
             shown = now
             if elapsed >= seconds:
                 return
-    raise CalibrationError(
+    raise _stopped()
+
+
+class Watched:
+    """The frames of one source shown in the preview window as they are collected."""
+
+    def __init__(
+        self,
+        estimator: PoseEstimator,
+        view: LiveView,
+        gates: GateWatch,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.estimator = estimator
+        self.view = view
+        self.gates = gates
+        self.clock = clock
+        self.sleep = sleep
+
+    def _show(
+        self, frame: Frame, *, countdown: int | None, progress: float | None, message: str
+    ) -> FrameStats:
+        stats = _stats(self.estimator, frame)
+        gates, pose = self.gates.update(frame.timestamp, stats)
+        scene = calibration_scene(
+            TITLE,
+            stats,
+            gates,
+            pose,
+            min_visibility=self.gates.min_visibility,
+            countdown=countdown,
+            progress=progress,
+            message=message,
+        )
+        if not self.view.show(frame.image, scene):
+            raise Cancelled(CANCELLED)
+        return stats
+
+    def files(self, source: FrameSource) -> Iterator[tuple[Frame, FrameStats]]:
+        """Every frame of a file, shown at the file's own pace."""
+        from posture.app.live_view import Pacer
+
+        pacer = Pacer(self.clock, self.sleep)
+        for frame in source:
+            if self.view.active:  # without the window, files go as fast as the model
+                pacer.wait(frame.timestamp)
+            message = f"{PurePath(source.name).name}: frame {frame.index + 1}"
+            yield frame, self._show(frame, countdown=None, progress=None, message=message)
+
+    def camera(
+        self, source: FrameSource, seconds: float, countdown: int, terminal: Terminal
+    ) -> Iterator[tuple[Frame, FrameStats]]:
+        """As `timed`, with the countdown's frames shown (not kept) and the sampled ones
+        shown and kept."""
+        terminal.say("Sit upright as you mean to sit, look at the screen, and keep still.")
+        frames = iter(source)
+        start = self.clock()
+        said = None
+        for frame in frames:
+            left = countdown - (self.clock() - start)
+            if left <= 0:
+                break
+            number = math.ceil(left)
+            if number != said:
+                terminal.say(f"  {number}…")
+                said = number
+            self._show(frame, countdown=number, progress=0.0, message="get ready")
+        else:
+            raise _stopped()
+        ticks = max(1, round(seconds * 10))
+        start = self.clock()
+        with terminal.progress(ticks, "calibrating") as bar:
+            shown = 0
+            for frame in frames:
+                elapsed = self.clock() - start
+                progress = min(elapsed / seconds, 1.0)
+                yield frame, self._show(frame, countdown=None, progress=progress, message="")
+                now = min(int(elapsed * 10), ticks)
+                bar.update(now - shown)
+                shown = now
+                if elapsed >= seconds:
+                    return
+        raise _stopped()
+
+
+def _stopped() -> CalibrationError:
+    return CalibrationError(
         "the camera stopped sending pictures during calibration (unplugged, or taken by "
         "another program?): run `posture calibrate` again"
     )
