@@ -24,11 +24,19 @@ if TYPE_CHECKING:
     from posture.adapters.storage.queries import HistoryQueries
     from posture.adapters.system.lock import MonitorLock
     from posture.adapters.system.paths import Folders
+    from posture.app.borrow import CameraLoan
     from posture.app.monitor.journal import Journal
     from posture.app.monitor.loop import Monitor
     from posture.app.tray import TrayParts
     from posture.config import Config, PoseConfig
-    from posture.ports import ControlTransport, HoldSensor, QuietSensor, TrayHost
+    from posture.ports import (
+        ControlTransport,
+        HoldSensor,
+        PreviewWindow,
+        QuietSensor,
+        Terminal,
+        TrayHost,
+    )
 
 log = logging.getLogger("posture")
 
@@ -440,3 +448,27 @@ def tray_parts(
         wait_for_host=wait_for_host,
         new_host=tray_host,
     )
+
+
+# --- the preview: its window and the camera it borrows ------------------------------------
+
+
+def preview_window(title: str) -> PreviewWindow:
+    """The preview window (a child process); `PreviewUnavailable` without a display."""
+    from posture.adapters.window.process import open_window
+
+    return open_window(title)
+
+
+def camera_loan(terminal: Terminal) -> CameraLoan:
+    """Borrowing the camera from the user's running monitor, over its control channel."""
+    from posture.app.borrow import CameraLoan
+
+    return CameraLoan(control_transport(monitor_places()), terminal)
+
+
+def monitor_answers() -> bool:
+    """Whether the user's monitor answers now (it keeps its calibration until restarted)."""
+    from posture.app.borrow import monitor_answers
+
+    return monitor_answers(control_transport(monitor_places()))

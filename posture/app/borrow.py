@@ -1,0 +1,122 @@
+"""Borrowing the camera from a running monitor: the camera has one owner, so while
+`posture calibrate` or `posture preview` uses it, the monitor is paused, and afterwards
+it is given back as it was.
+
+Only through the control channel (`ControlTransport`): the monitor is paused on a lease,
+`LEASE` seconds renewed every `RENEW` seconds by a thread, so a preview that crashes or is
+killed leaves the monitor paused for two minutes at most, never for good. Giving it back
+is `resume` with `keep_snooze`: a plain `resume` also ends a snooze, and the user's snooze
+is not ours to end. A monitor the user had paused is left alone (and stays paused).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from posture.errors import PostureError
+from posture.ports import NotRunning
+
+if TYPE_CHECKING:
+    from posture.ports import ControlTransport, Terminal
+
+#: How long each pause of the lease lasts, and how often it is renewed: a renewal may be
+#: late by a whole loaded minute and still come before the pause runs out.
+LEASE = 120.0
+RENEW = 30.0
+#: How long to wait for the paused monitor to say it released the camera.
+RELEASE_WAIT = 5.0
+RELEASED = "released (paused)"
+
+
+def monitor_answers(transport: ControlTransport) -> bool:
+    """Whether a monitor answers on the control channel now."""
+    try:
+        transport.request({"cmd": "status"}, timeout=2.0)
+    except PostureError:
+        return False
+    return True
+
+
+class CameraLoan:
+    """`with CameraLoan(transport, terminal):` the monitor (if one runs and is not paused)
+    is paused for the block's length and resumed after it, its snooze kept."""
+
+    def __init__(
+        self,
+        transport: ControlTransport,
+        terminal: Terminal,
+        *,
+        lease: float = LEASE,
+        renew: float = RENEW,
+    ) -> None:
+        self.transport = transport
+        self.terminal = terminal
+        self.lease = lease
+        self.renew = renew
+        #: whether we paused a monitor (and so must resume it)
+        self.borrowed = False
+        #: whether a monitor answered at all
+        self.running = False
+        self._done = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> CameraLoan:
+        try:
+            status = self.transport.request({"cmd": "status"}, timeout=2.0)
+        except NotRunning:
+            return self
+        except PostureError as err:
+            self.terminal.say(f"posture: the running monitor does not answer ({err}): not paused")
+            return self
+        self.running = True
+        if status.get("state") == "paused":
+            return self  # the user's pause: theirs to end
+        self._pause()
+        self.borrowed = True
+        self._thread = threading.Thread(target=self._keep, name="camera-loan", daemon=True)
+        self._thread.start()
+        self.terminal.say("posture: the running monitor is paused while this has the camera")
+        self._await_release()
+        return self
+
+    def _pause(self) -> None:
+        self.transport.request({"cmd": "pause", "seconds": self.lease})
+
+    def _await_release(self) -> None:
+        deadline = time.monotonic() + RELEASE_WAIT
+        while time.monotonic() < deadline:
+            try:
+                status = self.transport.request({"cmd": "status"}, timeout=2.0)
+            except PostureError:
+                return
+            if status.get("camera") == RELEASED:
+                return
+            time.sleep(0.05)
+
+    def _keep(self) -> None:
+        while not self._done.wait(self.renew):
+            try:
+                self._pause()
+            except PostureError:
+                return  # the monitor went away: nothing to keep
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._done.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        if not self.borrowed:
+            return
+        try:
+            self.transport.request({"cmd": "resume", "keep_snooze": True})
+        except PostureError as err:
+            self.terminal.say(f"posture: could not resume the monitor ({err})")
+            return
+        self.terminal.say("posture: the monitor has the camera again")
