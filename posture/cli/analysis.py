@@ -8,6 +8,8 @@ neither numpy, OpenCV nor mediapipe.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,6 +22,7 @@ from posture.errors import PostureError
 if TYPE_CHECKING:
     from posture.adapters.system.paths import Folders
     from posture.config import Config
+    from posture.ports import PreviewWindow
 
 
 def _folders_and_config() -> tuple[Folders, Config]:
@@ -150,6 +153,12 @@ def analyze(
     show_default=True,
     help="Seconds to get ready before a camera is sampled.",
 )
+@click.option(
+    "--preview/--no-preview",
+    default=None,
+    help="Show the picture in a window with the gates live; Esc cancels. Default: on when "
+    "a display is available and posture runs in a terminal.",
+)
 def calibrate(
     sources: tuple[str, ...],
     profile_name: str,
@@ -158,6 +167,7 @@ def calibrate(
     show: bool,
     model: Path | None,
     countdown: int,
+    preview: bool | None,
 ) -> None:
     """Record your upright posture: every verdict is measured against it.
 
@@ -166,11 +176,17 @@ def calibrate(
     (and saves nothing) when it cannot see you well: no person, a blank or dark picture,
     face or shoulders out of view, two people, or movement.
 
+    With the preview (a window: the picture mirrored, your landmarks, where your shoulders
+    belong, each gate as it stands, the countdown and the progress) a file is played at
+    its own pace. A running monitor is paused while a camera is calibrated, and resumed
+    after (a snooze you set is kept).
+
     \b
     Examples:
       posture calibrate
       posture calibrate --profile standing --sensitivity high
       posture calibrate --source upright1.jpg --source upright2.jpg
+      posture calibrate --source clip.mp4 --preview
       posture calibrate --show
     """
     from posture.app.calibrate import run_calibrate, show_profile
@@ -182,20 +198,58 @@ def calibrate(
         show_profile(profile_files(paths.folders()), profile_name, ClickTerminal())
         return
     from posture.adapters.video.sources import open_source
+    from posture.app import compose
+    from posture.app.capture import TITLE
 
     folders, cfg = _folders_and_config()
-    run_calibrate(
-        list(sources) or ["0"],
-        profile_name=profile_name,
-        seconds=seconds,
-        sensitivity=sensitivity,
-        open_source=open_source,
-        pose=MediaPipeModel(cfg.pose, model=model),
-        store=profile_files(folders),
-        min_visibility=cfg.pose.min_visibility,
-        countdown=countdown,
-        terminal=ClickTerminal(),
-    )
+    terminal = ClickTerminal()
+    specs = list(sources) or ["0"]
+    window = _preview_window(TITLE, preview, terminal, "calibrating in the terminal")
+    with contextlib.ExitStack() as stack:
+        loan = stack.enter_context(compose.camera_loan(terminal)) if _camera(specs) else None
+        run_calibrate(
+            specs,
+            profile_name=profile_name,
+            seconds=seconds,
+            sensitivity=sensitivity,
+            open_source=open_source,
+            pose=MediaPipeModel(cfg.pose, model=model),
+            store=profile_files(folders),
+            min_visibility=cfg.pose.min_visibility,
+            countdown=countdown,
+            terminal=terminal,
+            window=window,
+        )
+    if (loan is not None and loan.running) or compose.monitor_answers():
+        terminal.say(
+            "posture: the running monitor still uses the calibration it started with: "
+            "restart it (`posture stop && posture start`) to use this one"
+        )
+
+
+def _camera(specs: list[str]) -> bool:
+    """Whether a camera index is among the sources (then the monitor lends its camera)."""
+    return any(spec.isdigit() for spec in specs)
+
+
+def _preview_window(
+    title: str, wanted: bool | None, terminal: ClickTerminal, instead: str
+) -> PreviewWindow | None:
+    """The preview window when asked for (`wanted`), or by default when a display is
+    there and posture runs in a terminal (a script or a test gets the text flow). Asked
+    for but impossible: one line, and the text flow (`instead` says what happens)."""
+    from posture.app import compose
+    from posture.errors import PreviewUnavailable
+
+    if wanted is None:
+        wanted = bool(os.environ.get("DISPLAY")) and sys.stderr.isatty()
+    if not wanted:
+        return None
+    try:
+        return compose.preview_window(title)
+    except PreviewUnavailable as err:
+        terminal.say(f"posture: {err}: {instead}")
+        return None
 
 
 @click.command()

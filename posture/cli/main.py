@@ -5,12 +5,12 @@ from __future__ import annotations
 import sys
 
 from posture.adapters.pose import native_log
-from posture.cli import analysis, monitor, report, tray
+from posture.cli import analysis, monitor, preview, report, tray
 from posture.cli.group import cli
 
 __all__ = ["cli", "main"]
 
-for _module in (analysis, monitor, report, tray):
+for _module in (analysis, monitor, preview, report, tray):
     for _command in _module.COMMANDS:
         cli.add_command(_command)
 
