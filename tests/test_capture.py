@@ -146,3 +146,69 @@ def test_collect_looks_for_two_people_and_closes_what_it_opened() -> None:
     assert all(f.poses.shape == (0, 33, 4) and f.aspect == 1.5 for f in frames)
     assert [s.closed for s in opened] == [True]
     assert [e.closed for e in pose.estimators] == [True]
+
+
+class RecordingWindow:
+    """A preview window that keeps the scenes it is shown and answers "closed" (Esc) from
+    the `close_after`th frame on: the window's own process is tested under Xvfb in
+    test_preview.py; here the camera's countdown and progress, which need a webcam."""
+
+    reason = ""
+
+    def __init__(self, close_after: int | None = None) -> None:
+        self.scenes: list[object] = []
+        self.close_after = close_after
+        self.closed = False
+
+    def show(self, image: np.ndarray, scene: object) -> str:
+        self.scenes.append(scene)
+        if self.close_after is not None and len(self.scenes) >= self.close_after:
+            return "closed"
+        return "open"
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_a_camera_with_the_preview_shows_the_countdown_then_the_progress() -> None:
+    from posture.app.capture import Watched
+    from posture.app.live_view import LiveView
+    from posture.core.preview import GateWatch, Scene
+
+    terminal = FakeTerminal()
+    window = RecordingWindow()
+    watched = Watched(
+        FakeEstimator(),
+        LiveView(window, terminal),  # type: ignore[arg-type]
+        GateWatch(),
+        clock=FakeClock(),
+        sleep=lambda _: None,
+    )
+    kept = list(watched.camera(FakeCamera(1000), 2.0, 3, terminal))
+    scenes = [s for s in window.scenes if isinstance(s, Scene)]
+    counting = [s.countdown for s in scenes if s.countdown is not None]
+    assert counting[0] == 3 and counting[-1] == 1 and counting == sorted(counting, reverse=True)
+    progress = [s.progress for s in scenes if s.countdown is None]
+    assert len(progress) == len(kept) and 19 <= len(kept) <= 21  # only sampled frames kept
+    assert progress == sorted(progress) and progress[-1] == 1.0
+    assert terminal.said[1:4] == ["  3…", "  2…", "  1…"]  # the text flow says it too
+    assert {g.label: g.ok for g in scenes[0].gates}["person found"] is False  # nobody here
+
+
+def test_esc_in_the_preview_cancels_the_camera_calibration() -> None:
+    from posture.app.capture import Watched
+    from posture.app.live_view import LiveView
+    from posture.core.preview import GateWatch
+    from posture.errors import Cancelled
+
+    terminal = FakeTerminal()
+    window = RecordingWindow(close_after=25)
+    watched = Watched(
+        FakeEstimator(),
+        LiveView(window, terminal),  # type: ignore[arg-type]
+        GateWatch(),
+        clock=FakeClock(),
+        sleep=lambda _: None,
+    )
+    with pytest.raises(Cancelled, match="calibration cancelled: nothing saved"):
+        list(watched.camera(FakeCamera(1000), 2.0, 1, terminal))
