@@ -110,6 +110,9 @@ class FrameSource(Protocol):
     @property
     def kind(self) -> str: ...  # "camera" | "video" | "images"
 
+    @property
+    def length(self) -> int | None: ...  # how many frames, when known (not a camera's)
+
     def __iter__(self) -> Iterator[Frame]: ...
 
     def close(self) -> None: ...

@@ -159,11 +159,13 @@ class Watched:
         from posture.app.live_view import Pacer
 
         pacer = Pacer(self.clock, self.sleep)
+        total = source.length
         for frame in source:
             if self.view.active:  # without the window, files go as fast as the model
                 pacer.wait(frame.timestamp)
             message = f"{PurePath(source.name).name}: frame {frame.index + 1}"
-            yield frame, self._show(frame, countdown=None, progress=None, message=message)
+            progress = None if not total else (frame.index + 1) / total
+            yield frame, self._show(frame, countdown=None, progress=progress, message=message)
 
     def camera(
         self, source: FrameSource, seconds: float, countdown: int, terminal: Terminal

@@ -382,6 +382,8 @@ class _SourceBase:
 
     name: str
     kind: str
+    #: how many frames, when known (a camera's are not)
+    length: int | None = None
 
     def __iter__(self) -> Iterator[Frame]:
         return self
@@ -575,6 +577,8 @@ class VideoSource(_SourceBase):
             raise InputError(f"cannot read video {self.name}: damaged or not a video")
         fps = float(capture.get(cv2.CAP_PROP_FPS))
         self.fps: float | None = fps if math.isfinite(fps) and fps > 0 else None
+        count = float(capture.get(cv2.CAP_PROP_FRAME_COUNT))  # the header's: may be off
+        self.length = int(count) if math.isfinite(count) and count >= 1 else None
         self._capture: cv2.VideoCapture | None = capture
         self._next_index = 0
         self._last_timestamp = 0.0
@@ -645,6 +649,7 @@ class ImageSource(_SourceBase):
         self.paths: list[str] = list(paths)
         self.name = self.paths[0] if name is None else name
         self.image_interval = float(image_interval)
+        self.length = len(self.paths)
         self._position = 0
         self._pending: Frame | None = self._load(0)
         self._position = 1
