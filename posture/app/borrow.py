@@ -74,7 +74,11 @@ class CameraLoan:
         self.running = True
         if status.get("state") == "paused":
             return self  # the user's pause: theirs to end
-        self._pause()
+        try:
+            self._pause()
+        except PostureError as err:  # it stopped meanwhile, or refused
+            self.terminal.say(f"posture: the running monitor was not paused ({err})")
+            return self
         self.borrowed = True
         self._thread = threading.Thread(target=self._keep, name="camera-loan", daemon=True)
         self._thread.start()
