@@ -478,6 +478,14 @@ def test_borrowing_pauses_a_running_monitor_and_gives_it_back_with_its_snooze(
         "posture: the monitor has the camera again",
     ]
 
+    # A pause the user sets while the camera is lent is theirs: it stays.
+    with compose.camera_loan(FakeTerminal()) as loan:
+        assert loan.borrowed
+        assert run_posture("pause", "--for", "2h", env=monitor).returncode == 0
+        users = status(monitor)["paused_until"]
+    assert status(monitor)["paused_until"] == users
+    assert run_posture("resume", env=monitor).returncode == 0
+
     # A monitor the user paused stays paused.
     assert run_posture("pause", "--for", "1h", env=monitor).returncode == 0
     until = status(monitor)["paused_until"]

@@ -6,7 +6,9 @@ Only through the control channel (`ControlTransport`): the monitor is paused on 
 `LEASE` seconds renewed every `RENEW` seconds by a thread, so a preview that crashes or is
 killed leaves the monitor paused for two minutes at most, never for good. Giving it back
 is `resume` with `keep_snooze`: a plain `resume` also ends a snooze, and the user's snooze
-is not ours to end. A monitor the user had paused is left alone (and stays paused).
+is not ours to end. A monitor the user had paused is left alone (and stays paused), and
+so is one the user pauses or resumes meanwhile: the pause is ours only while its deadline
+is the one our last `pause` got.
 """
 
 from __future__ import annotations
@@ -62,6 +64,9 @@ class CameraLoan:
         self.running = False
         self._done = threading.Event()
         self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        #: the deadline our last pause got back: a different one is the user's
+        self._ours: object = None
 
     def __enter__(self) -> CameraLoan:
         try:
@@ -87,7 +92,16 @@ class CameraLoan:
         return self
 
     def _pause(self) -> None:
-        self.transport.request({"cmd": "pause", "seconds": self.lease})
+        reply = self.transport.request({"cmd": "pause", "seconds": self.lease})
+        self._ours = reply.get("paused_until")
+
+    def _still_ours(self) -> bool:
+        """Whether the monitor's pause is still the one we set (not the user's since)."""
+        try:
+            status = self.transport.request({"cmd": "status"}, timeout=2.0)
+        except PostureError:
+            return False
+        return self._ours is not None and status.get("paused_until") == self._ours
 
     def _await_release(self) -> None:
         deadline = time.monotonic() + RELEASE_WAIT
@@ -102,10 +116,21 @@ class CameraLoan:
 
     def _keep(self) -> None:
         while not self._done.wait(self.renew):
-            try:
-                self._pause()
-            except PostureError:
-                return  # the monitor went away: nothing to keep
+            with self._lock:
+                if self._done.is_set():
+                    return
+                if not self._still_ours():
+                    self._let_go("the user paused or resumed it meanwhile")
+                    return
+                try:
+                    self._pause()
+                except PostureError:
+                    self.borrowed = False  # the monitor went away: nothing to give back
+                    return
+
+    def _let_go(self, why: str) -> None:
+        self.borrowed = False
+        self.terminal.say(f"posture: the monitor is left as it is now ({why})")
 
     def __exit__(
         self,
@@ -113,10 +138,14 @@ class CameraLoan:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._done.set()
+        with self._lock:
+            self._done.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
         if not self.borrowed:
+            return
+        if not self._still_ours():
+            self._let_go("the user paused or resumed it meanwhile")
             return
         try:
             self.transport.request({"cmd": "resume", "keep_snooze": True})
