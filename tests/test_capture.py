@@ -212,3 +212,22 @@ def test_esc_in_the_preview_cancels_the_camera_calibration() -> None:
     )
     with pytest.raises(Cancelled, match="calibration cancelled: nothing saved"):
         list(watched.camera(FakeCamera(1000), 2.0, 1, terminal))
+
+
+def test_a_file_is_paced_at_its_own_time_and_a_late_frame_is_not_waited_for() -> None:
+    from posture.app.live_view import Pacer
+
+    now = [10.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(round(seconds, 6))
+        now[0] += seconds
+
+    pacer = Pacer(lambda: now[0], sleep)
+    pacer.wait(5.0)  # the first frame: shown at once, whatever its timestamp
+    pacer.wait(5.2)  # 0.2 s later in the file
+    now[0] += 1.0  # the model was slow: 1 s went by
+    pacer.wait(5.4)  # already late: not waited for
+    pacer.wait(6.5)
+    assert slept == [0.2, 0.3]
