@@ -12,6 +12,7 @@ and shown with HighGUI) on a private Xvfb server. The frames are the bundled por
 (a) as fast as it goes: frames a second, and CPU (this process, and the window process
     from /proc) as a share of one core;
 (b) at 10 frames a second (a frame every 100 ms, the rest slept): CPU the same way.
+Also the window process's resident memory (VmRSS) at the end of each.
 """
 
 from __future__ import annotations
@@ -43,6 +44,13 @@ def child_cpu(pid: int) -> float:
     """CPU seconds (user + system) of a running process, from /proc/PID/stat."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def resident_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def frames() -> list[bytes]:
@@ -142,12 +150,13 @@ def main() -> None:
             try:
                 run(1.0, period, pose, judge, window, jpegs)  # warm-up
                 fps, own, child = run(seconds, period, pose, judge, window, jpegs)
+                rss = resident_mb(window.pid)
             finally:
                 pose.close()
                 window.close()
             print(
                 f"{label}: {fps:.1f} frames/s; CPU {own * 100:.0f}% of a core for the model "
-                f"and the scene, {child * 100:.0f}% for the window process"
+                f"and the scene, {child * 100:.0f}% for the window process ({rss:.0f} MB resident)"
             )
     finally:
         xvfb.terminate()
