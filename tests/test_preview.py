@@ -238,6 +238,8 @@ def test_the_window_needs_an_x_display_and_uses_xwayland_on_wayland() -> None:
     for wayland in ({"WAYLAND_DISPLAY": "wayland-0"}, {"XDG_SESSION_TYPE": "wayland"}):
         env = window_environment({"DISPLAY": ":0", **wayland})
         assert env["QT_QPA_PLATFORM"] == "xcb"
+    for platform in ("darwin", "win32"):  # no X there: nothing to check
+        assert window_environment({}, platform) == {}
 
 
 # --- calibrate --preview ------------------------------------------------------------------

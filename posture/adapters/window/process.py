@@ -31,11 +31,14 @@ from posture.ports import WindowState
 _KEPT_LINES = 5
 
 
-def window_environment(env: Mapping[str, str]) -> dict[str, str]:
+def window_environment(env: Mapping[str, str], platform: str = sys.platform) -> dict[str, str]:
     """The child's environment: `PreviewUnavailable` without an X display to open; on a
     Wayland session Qt is told to use XWayland (`QT_QPA_PLATFORM=xcb`), the one platform
-    plugin opencv-python's Qt is built with besides offscreen ones."""
+    plugin opencv-python's Qt is built with besides offscreen ones. macOS and Windows
+    draw windows without X: nothing to check there."""
     out = dict(env)
+    if platform in ("darwin", "win32"):
+        return out
     wayland = bool(env.get("WAYLAND_DISPLAY")) or env.get("XDG_SESSION_TYPE") == "wayland"
     if not env.get("DISPLAY"):
         why = "a Wayland session without XWayland" if wayland else "DISPLAY is not set"
