@@ -129,6 +129,40 @@ class Screen:
     def key(self, window: str, key: str) -> None:
         self._run("xdotool", "key", "--window", window, key)
 
+    def close(self, window: str) -> None:
+        """What a window manager does when its close button is clicked: a WM_PROTOCOLS
+        client message with WM_DELETE_WINDOW to the window (libX11 through ctypes; there
+        is no window manager on Xvfb to click)."""
+        code = (
+            "import ctypes, ctypes.util, sys\n"
+            "x = ctypes.CDLL(ctypes.util.find_library('X11'))\n"
+            "x.XOpenDisplay.restype = ctypes.c_void_p\n"
+            "x.XInternAtom.restype = ctypes.c_ulong\n"
+            "x.XInternAtom.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]\n"
+            "class Msg(ctypes.Structure):\n"
+            "    _fields_ = [('type', ctypes.c_int), ('serial', ctypes.c_ulong),\n"
+            "                ('send_event', ctypes.c_int), ('display', ctypes.c_void_p),\n"
+            "                ('window', ctypes.c_ulong), ('message_type', ctypes.c_ulong),\n"
+            "                ('format', ctypes.c_int), ('data', ctypes.c_long * 5)]\n"
+            "class Event(ctypes.Union):\n"
+            "    _fields_ = [('xclient', Msg), ('pad', ctypes.c_long * 24)]\n"
+            "x.XSendEvent.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int,\n"
+            "                         ctypes.c_long, ctypes.POINTER(Event)]\n"
+            "d = x.XOpenDisplay(None)\n"
+            "e = Event()\n"
+            "e.xclient.type = 33  # ClientMessage\n"
+            "e.xclient.window = int(sys.argv[1])\n"
+            "e.xclient.message_type = x.XInternAtom(d, b'WM_PROTOCOLS', 0)\n"
+            "e.xclient.format = 32\n"
+            "e.xclient.data[0] = x.XInternAtom(d, b'WM_DELETE_WINDOW', 0)\n"
+            "assert x.XSendEvent(d, int(sys.argv[1]), 0, 0, ctypes.byref(e))\n"
+            "x.XFlush(ctypes.c_void_p(d))\n"
+        )
+        sent = subprocess.run(
+            [sys.executable, "-c", code, window], env=self.env(), timeout=10, check=False
+        )
+        assert sent.returncode == 0
+
     def pid(self, window: str) -> int:
         return int(self._run("xdotool", "getwindowpid", window).stdout.decode().strip())
 
@@ -419,6 +453,26 @@ def test_preview_draws_the_judgment_and_esc_ends_it(
     assert proc.returncode == 0, err
     assert (out, err) == ("", "")
     assert profile_file(home).read_bytes() == saved
+
+
+def test_closing_the_preview_window_ends_it(
+    tmp_path: Path, clips: dict[str, Path], screen: Screen
+) -> None:
+    env = calibrated_home(tmp_path, clips)
+    proc = spawn(screen.env(**env), "preview", "--source", str(clips["slouch"]))
+    try:
+        window = window_of(screen, "posture preview", proc)
+        drawn(screen, window, proc, lambda s: count(picture_and_panel(s)[0], GREEN) > 300)
+        closed = time.monotonic()
+        screen.close(window)
+        out, err = proc.communicate(timeout=30)
+        took = time.monotonic() - closed
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert (out, err) == ("", "")
+    assert took < 6  # long before the clip's end (15 s, played in real time)
 
 
 def test_preview_without_a_display_is_one_line_and_exit_1(

@@ -14,10 +14,11 @@ button, and nothing of the picture can be written to disk from it.
 
 from __future__ import annotations
 
+import os
 import struct
 import sys
 import threading
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -83,14 +84,22 @@ def _say(line: str) -> None:
     sys.stdout.flush()
 
 
-def main(argv: list[str]) -> int:
+def _closed(cv2: Any, title: str) -> bool:
+    """Whether the user closed the window (its close button): Qt's HighGUI then has no
+    window of that name, and asking about it raises."""
+    try:
+        return bool(cv2.getWindowProperty(title, cv2.WND_PROP_VISIBLE) < 1)
+    except cv2.error:
+        return True
+
+
+def run(title: str, inbox: Inbox) -> str | None:
+    """The event loop until the pipe ends (None) or the user closes the window (how)."""
     import cv2
 
     from posture.adapters.window.draw import render
     from posture.core.preview import Scene
 
-    title = argv[0] if argv else "posture"
-    inbox = Inbox(sys.stdin.buffer)
     cv2.namedWindow(title, cv2.WINDOW_AUTOSIZE | cv2.WINDOW_GUI_NORMAL)
     shown = False
     try:
@@ -102,15 +111,23 @@ def main(argv: list[str]) -> int:
                 shown = True
             key = cv2.waitKey(TURN_MS)
             if key & 0xFF == ESC:
-                _say("closed esc")
-                return 0
-            if shown and cv2.getWindowProperty(title, cv2.WND_PROP_VISIBLE) < 1:
-                _say("closed window")
-                return 0
-        return 0
+                return "esc"
+            if shown and _closed(cv2, title):
+                return "window"
+        return None
     finally:
         cv2.destroyAllWindows()
 
 
+def main(argv: list[str]) -> None:
+    title = argv[0] if argv else "posture"
+    how = run(title, Inbox(sys.stdin.buffer))
+    if how is not None:
+        _say(f"closed {how}")
+    # Not a normal interpreter exit: the inbox thread may be blocked in a read of stdin,
+    # whose lock the shutdown would wait for.
+    os._exit(0)
+
+
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    main(sys.argv[1:])
