@@ -89,17 +89,16 @@ class Display:
 
         return wait(f"a window {name!r}", found)
 
-    def shot(self, window: str) -> np.ndarray:
+    def shot(self, window: str) -> np.ndarray | None:
+        """The window cut from a screenshot; None while X does not say where it is."""
+        shell = self.run("xdotool", "getwindowgeometry", "--shell", window)
+        geometry = dict(line.split("=", 1) for line in shell.split() if "=" in line)
         png = subprocess.run(
             ["import", "-window", "root", "png:-"], env=self.env, capture_output=True, check=True
         ).stdout
         screen = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
-        if screen is None:
-            raise SystemExit("no screenshot")
-        geometry = dict(
-            line.split("=", 1)
-            for line in self.run("xdotool", "getwindowgeometry", "--shell", window).split()
-        )
+        if screen is None or not {"X", "Y", "WIDTH", "HEIGHT"} <= geometry.keys():
+            return None
         x, y, w, h = (int(geometry[k]) for k in ("X", "Y", "WIDTH", "HEIGHT"))
         return screen[y : y + h, x : x + w]
 
@@ -142,7 +141,7 @@ def capture(
 
         def check() -> np.ndarray | None:
             shot = display.shot(window)
-            return shot if ready(shot) else None
+            return shot if shot is not None and ready(shot) else None
 
         wait("the drawing", check)
         time.sleep(settle)

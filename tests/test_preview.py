@@ -113,17 +113,22 @@ class Screen:
         found = self._run("xdotool", "search", "--onlyvisible", "--name", f"^{name}$")
         return found.stdout.decode().split()
 
-    def geometry(self, window: str) -> tuple[int, int, int, int]:
+    def geometry(self, window: str) -> tuple[int, int, int, int] | None:
+        """Where the window is; None while X does not say (Qt may still be mapping it)."""
         shell = self._run("xdotool", "getwindowgeometry", "--shell", window).stdout.decode()
-        values = dict(line.split("=", 1) for line in shell.split())
+        values = dict(line.split("=", 1) for line in shell.split() if "=" in line)
+        if not {"X", "Y", "WIDTH", "HEIGHT"} <= values.keys():
+            return None
         return int(values["X"]), int(values["Y"]), int(values["WIDTH"]), int(values["HEIGHT"])
 
-    def shot(self, window: str) -> np.ndarray:
+    def shot(self, window: str) -> np.ndarray | None:
         """The window's pixels (BGR), cut from a screenshot of the whole screen."""
+        geometry = self.geometry(window)
         png = self._run("import", "-window", "root", "png:-").stdout
         screen = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
-        assert screen is not None, "no screenshot"
-        x, y, w, h = self.geometry(window)
+        if geometry is None or screen is None:
+            return None
+        x, y, w, h = geometry
         return screen[y : y + h, x : x + w]
 
     def key(self, window: str, key: str) -> None:
@@ -241,7 +246,7 @@ def drawn(
         if proc.poll() is not None:
             raise AssertionError(f"posture exited ({proc.returncode}): {proc.communicate()}")
         shot = screen.shot(window)
-        return shot if enough(shot) else None
+        return shot if shot is not None and enough(shot) else None
 
     return wait_until("the window's drawing", check)
 
