@@ -109,9 +109,15 @@ class Screen:
     def _run(self, *argv: str) -> subprocess.CompletedProcess[bytes]:
         return subprocess.run(argv, env=self.env(), capture_output=True, timeout=10, check=False)
 
-    def windows(self, name: str) -> list[str]:
+    def window(self, name: str) -> str | None:
+        """The id of the shown window called `name` (asked anew each time: Qt may replace
+        the native window while it sizes it), or None."""
         found = self._run("xdotool", "search", "--onlyvisible", "--name", f"^{name}$")
-        return found.stdout.decode().split()
+        for window in found.stdout.decode().split():
+            geometry = self.geometry(window)
+            if geometry is not None and geometry[2] > 300:  # the picture and the panel
+                return window
+        return None
 
     def geometry(self, window: str) -> tuple[int, int, int, int] | None:
         """Where the window is; None while X does not say (Qt may still be mapping it)."""
@@ -121,9 +127,10 @@ class Screen:
             return None
         return int(values["X"]), int(values["Y"]), int(values["WIDTH"]), int(values["HEIGHT"])
 
-    def shot(self, window: str) -> np.ndarray | None:
+    def shot(self, name: str) -> np.ndarray | None:
         """The window's pixels (BGR), cut from a screenshot of the whole screen."""
-        geometry = self.geometry(window)
+        window = self.window(name)
+        geometry = None if window is None else self.geometry(window)
         png = self._run("import", "-window", "root", "png:-").stdout
         screen = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
         if geometry is None or screen is None:
@@ -131,10 +138,12 @@ class Screen:
         x, y, w, h = geometry
         return screen[y : y + h, x : x + w]
 
-    def key(self, window: str, key: str) -> None:
+    def key(self, name: str, key: str) -> None:
+        window = self.window(name)
+        assert window is not None, f"no window {name!r}"
         self._run("xdotool", "key", "--window", window, key)
 
-    def close(self, window: str) -> None:
+    def close(self, name: str) -> None:
         """What a window manager does when its close button is clicked: a WM_PROTOCOLS
         client message with WM_DELETE_WINDOW to the window (libX11 through ctypes; there
         is no window manager on Xvfb to click)."""
@@ -163,12 +172,16 @@ class Screen:
             "assert x.XSendEvent(d, int(sys.argv[1]), 0, 0, ctypes.byref(e))\n"
             "x.XFlush(ctypes.c_void_p(d))\n"
         )
+        window = self.window(name)
+        assert window is not None, f"no window {name!r}"
         sent = subprocess.run(
             [sys.executable, "-c", code, window], env=self.env(), timeout=10, check=False
         )
         assert sent.returncode == 0
 
-    def pid(self, window: str) -> int:
+    def pid(self, name: str) -> int:
+        window = self.window(name)
+        assert window is not None, f"no window {name!r}"
         return int(self._run("xdotool", "getwindowpid", window).stdout.decode().strip())
 
 
@@ -252,11 +265,12 @@ def drawn(
 
 
 def window_of(screen: Screen, name: str, proc: subprocess.Popen[str]) -> str:
+    """`name`, once a window of that name is shown (found with xdotool search --name)."""
+
     def found() -> str | None:
         if proc.poll() is not None:
             raise AssertionError(f"posture exited ({proc.returncode}): {proc.communicate()}")
-        windows = screen.windows(name)
-        return windows[0] if windows else None
+        return name if screen.window(name) is not None else None
 
     return wait_until(f"a window named {name!r}", found)
 
