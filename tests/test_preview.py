@@ -391,6 +391,22 @@ def test_nothing_from_the_window_is_written_to_disk(
     assert err == CANCELLED
 
 
+def test_by_default_a_script_gets_the_text_flow_even_with_a_display(
+    tmp_path: Path, clips: dict[str, Path], screen: Screen
+) -> None:
+    """Not in a terminal (stderr a pipe, as for a script or a test): no window unless
+    `--preview` asks, so the 20 s clip is not played in real time and nothing is said."""
+    home = tmp_path / "home"
+    started = time.monotonic()
+    result = run_posture(
+        "calibrate", "--source", str(clips["upright"]), env=screen.env(POSTURE_HOME=str(home))
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert time.monotonic() - started < 15
+    assert profile_file(home).exists()
+
+
 def test_without_a_display_calibration_says_one_line_and_saves_in_the_text_flow(
     tmp_path: Path, clips: dict[str, Path]
 ) -> None:
