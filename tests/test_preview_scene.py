@@ -132,7 +132,13 @@ def test_calibration_scene_has_the_box_mirrored_and_a_clamped_progress() -> None
     assert scene.box == pytest.approx((1 - x1, y0, 1 - x0, y1))
     assert scene.progress == 1.0 and scene.countdown == 2
     assert len(scene.points) == 5 and all(p.seen for p in scene.points)
-    # The shoulders of the hand-made pose are in the box.
+    # The shoulders of the hand-made pose are in the box; moved aside, one is not.
+    assert scene.box_ok is True
+    aside = frame(landmarks(x=0.1))
+    gates, pose = GateWatch().update(0.0, aside)
+    assert calibration_scene("c", aside, gates, pose, min_visibility=0.5).box_ok is False
+    nobody = calibration_scene("c", frame(), *GateWatch().update(0.0, frame()), min_visibility=0.5)
+    assert nobody.box_ok is None
     assert scene.box is not None
     for p in scene.points:
         if "shoulder" in p.name:

@@ -115,6 +115,8 @@ class Scene:
     points: tuple[Point, ...] = ()
     #: (x0, y0, x1, y1), fractions of the picture, or None
     box: tuple[float, float, float, float] | None = None
+    #: both shoulders inside the box; None without a pose
+    box_ok: bool | None = None
     gates: tuple[Gate, ...] = ()
     #: seconds left before sampling starts, or None
     countdown: int | None = None
@@ -140,6 +142,7 @@ class Scene:
             mirrored=bool(raw.get("mirrored", True)),
             points=tuple(Point(**p) for p in raw.get("points", ())),
             box=None if box is None else (box[0], box[1], box[2], box[3]),
+            box_ok=raw.get("box_ok"),
             gates=tuple(Gate(**g) for g in raw.get("gates", ())),
             countdown=raw.get("countdown"),
             progress=raw.get("progress"),
@@ -183,6 +186,18 @@ def mirrored_box(
     if mirrored:
         x0, x1 = 1.0 - x1, 1.0 - x0
     return (x0, y0, x1, y1)
+
+
+def shoulders_in(
+    points: tuple[Point, ...], box: tuple[float, float, float, float] | None
+) -> bool | None:
+    """Whether both shoulders are inside the box (where the model puts them, seen or not:
+    one outside the picture sits on its edge, outside the box); None without a pose."""
+    shoulders = [p for p in points if p.name in ("left shoulder", "right shoulder")]
+    if box is None or len(shoulders) < 2:
+        return None
+    x0, y0, x1, y1 = box
+    return all(x0 <= p.x <= x1 and y0 <= p.y <= y1 for p in shoulders)
 
 
 def calibrated_box(profile: Profile, aspect: float) -> tuple[float, float, float, float] | None:
@@ -271,11 +286,14 @@ def calibration_scene(
     mirrored: bool = True,
 ) -> Scene:
     """What `posture calibrate --preview` draws over one frame."""
+    points = points_of(pose, min_visibility, mirrored)
+    box = mirrored_box(CALIBRATION_BOX, mirrored)
     return Scene(
         title=title,
         mirrored=mirrored,
-        points=points_of(pose, min_visibility, mirrored),
-        box=mirrored_box(CALIBRATION_BOX, mirrored),
+        points=points,
+        box=box,
+        box_ok=shoulders_in(points, box),
         gates=gates,
         countdown=countdown,
         progress=None if progress is None else min(max(progress, 0.0), 1.0),
@@ -334,11 +352,14 @@ def judgment_scene(
         ):
             ok = all(float(pose[REQUIRED_LANDMARKS[n], 3]) >= min_visibility for n in names)
             gates.append(Gate(label, ok))
+    points = points_of(pose, min_visibility, mirrored)
+    shown_box = None if box is None else mirrored_box(box, mirrored)
     return Scene(
         title=title,
         mirrored=mirrored,
-        points=points_of(pose, min_visibility, mirrored),
-        box=None if box is None else mirrored_box(box, mirrored),
+        points=points,
+        box=shown_box,
+        box_ok=shoulders_in(points, shown_box),
         gates=tuple(gates),
         message=message,
         verdict=judgment.verdict,

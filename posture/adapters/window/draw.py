@@ -81,7 +81,8 @@ def _overlay(picture: np.ndarray, scene: Scene) -> None:
         x0, y0, x1, y1 = scene.box
         top_left = (round(x0 * (width - 1)), round(y0 * (height - 1)))
         bottom_right = (round(x1 * (width - 1)), round(y1 * (height - 1)))
-        cv2.rectangle(picture, top_left, bottom_right, BOX, 2)
+        colour = NOT_OK if scene.box_ok is False else BOX  # red: a shoulder outside it
+        cv2.rectangle(picture, top_left, bottom_right, colour, 2)
     for point in scene.points:
         centre = (round(point.x * (width - 1)), round(point.y * (height - 1)))
         cv2.circle(picture, centre, 8, (0, 0, 0), -1, cv2.LINE_AA)
