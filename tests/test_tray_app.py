@@ -153,6 +153,7 @@ import sys, pathlib
 args = sys.argv[1:]
 behaviour = pathlib.Path(sys.argv[0]).with_name("behaviour").read_text()
 if args[0] == "calibrate":
+    assert args[1:] == ["--preview"], args  # the window, though stderr is not a terminal
     if behaviour == "fail":
         sys.stderr.write("calibrating...\\nposture: error: no person found: sit in view\\n")
         sys.exit(2)

@@ -368,7 +368,7 @@ class Tray:
     # --- children -----------------------------------------------------------------------
 
     def calibrate(self) -> None:
-        """`posture calibrate` as a child (it opens its own preview window); once it saved
+        """`posture calibrate --preview` as a child (its own preview window); once it saved
         a profile, the monitor restarts so the new profile counts."""
         if self.calibrating:
             return
@@ -381,7 +381,10 @@ class Tray:
             else:
                 self.tell(f"calibration failed: {_reason(last, code)}")
 
-        Child([*self.parts.posture, "calibrate"], done, self._post)
+        # --preview: the child's stderr is a pipe, not a terminal, which would keep it to
+        # the text flow; from the tray the user must see themselves (without a display
+        # it says so in a line, and calibrates all the same).
+        Child([*self.parts.posture, "calibrate", "--preview"], done, self._post)
         self.calibrating = True
 
     def report(self) -> None:
