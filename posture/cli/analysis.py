@@ -242,7 +242,9 @@ def _preview_window(
     from posture.errors import PreviewUnavailable
 
     if wanted is None:
-        wanted = bool(os.environ.get("DISPLAY")) and sys.stderr.isatty()
+        # macOS and Windows always have a display; an X11 one (XWayland too) sets DISPLAY.
+        has_display = sys.platform in ("darwin", "win32") or bool(os.environ.get("DISPLAY"))
+        wanted = has_display and sys.stderr.isatty()
     if not wanted:
         return None
     try:
