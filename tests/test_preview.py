@@ -12,7 +12,6 @@ Debian packages: xvfb, xdotool, imagemagick (import).
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import signal
@@ -35,7 +34,7 @@ from posture.errors import PreviewUnavailable
 from posture.samples import GRACE_HOPPER
 from tests.conftest import run_posture
 from tests.desktop import _line_from, _stop, _wait_for
-from tests.test_monitor_process import calibrated_home
+from tests.test_monitor_process import calibrated_home, status
 
 PROGRAMS = {"Xvfb": "xvfb", "xdotool": "xdotool", "import": "imagemagick"}
 #: The landmarks' colour (draw.SEEN, BGR): saturated green, which the portrait lacks.
@@ -535,13 +534,6 @@ def monitor(tmp_path: Path, clips: dict[str, Path]) -> Iterator[dict[str, str]]:
         yield env
     finally:
         run_posture("stop", env=env)
-
-
-def status(env: dict[str, str]) -> dict[str, object]:
-    result = run_posture("status", "--json", env=env)
-    assert result.returncode == 0, result.stderr
-    reply: dict[str, object] = json.loads(result.stdout)
-    return reply
 
 
 def test_borrowing_pauses_a_running_monitor_and_gives_it_back_with_its_snooze(
