@@ -102,13 +102,22 @@ def timed(
     for n in range(countdown, 0, -1):
         say(f"  {n}…")
         sleep(1)
+    for frame, _ in sampled(iter(source), seconds, terminal, clock):
+        yield frame
+
+
+def sampled(
+    frames: Iterator[Frame], seconds: float, terminal: Terminal, clock: Callable[[], float]
+) -> Iterator[tuple[Frame, float]]:
+    """The camera's frames for `seconds`, each with the share of the time done (0-1), and
+    the terminal's progress bar; `CalibrationError` when the camera stops before."""
     ticks = max(1, round(seconds * 10))
     start = clock()
     with terminal.progress(ticks, "calibrating") as bar:
         shown = 0
-        for frame in source:
-            yield frame
+        for frame in frames:
             elapsed = clock() - start
+            yield frame, min(elapsed / seconds, 1.0)
             now = min(int(elapsed * 10), ticks)
             bar.update(now - shown)
             shown = now
@@ -187,20 +196,8 @@ class Watched:
             self._show(frame, countdown=number, progress=0.0, message="get ready")
         else:
             raise _stopped()
-        ticks = max(1, round(seconds * 10))
-        start = self.clock()
-        with terminal.progress(ticks, "calibrating") as bar:
-            shown = 0
-            for frame in frames:
-                elapsed = self.clock() - start
-                progress = min(elapsed / seconds, 1.0)
-                yield frame, self._show(frame, countdown=None, progress=progress, message="")
-                now = min(int(elapsed * 10), ticks)
-                bar.update(now - shown)
-                shown = now
-                if elapsed >= seconds:
-                    return
-        raise _stopped()
+        for frame, progress in sampled(frames, seconds, terminal, self.clock):
+            yield frame, self._show(frame, countdown=None, progress=progress, message="")
 
 
 def _stopped() -> CalibrationError:
